@@ -1,0 +1,101 @@
+// GGUF reader: maps the file read-only and validates every byte of its header
+// before anything is used. Tensor data stays in the mapping (no copy at load).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "gguf/value.h"
+#include "tensor/types.h"
+
+namespace scout::gguf {
+
+// Every problem with a file's bytes. what() is "FILE: what is wrong", ready for
+// the CLI's one-line "scout: error: ..." report.
+class GgufError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
+constexpr uint32_t kDefaultAlignment = 32;
+constexpr uint32_t kMaxDims = 4;
+
+struct TensorInfo {
+  std::string name;
+  TensorType type = TensorType::F32;
+  uint32_t n_dims = 0;
+  std::array<uint64_t, kMaxDims> ne = {1, 1, 1, 1};  // ne[0] is the row length
+  uint64_t offset = 0;        // relative to the data section
+  uint64_t nbytes = 0;
+  const uint8_t* data = nullptr;  // into the mapping
+
+  uint64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
+  uint64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
+  std::string shape_string() const;  // "[5120, 202048]"
+};
+
+class GgufFile {
+ public:
+  // Maps and validates a file; throws GgufError naming the file and the problem.
+  static GgufFile open(const std::string& path);
+  // Validates bytes already in memory (tests, fuzzing). `name` prefixes errors.
+  // The bytes must outlive the returned object.
+  static GgufFile parse(std::span<const uint8_t> bytes, std::string name);
+
+  GgufFile(GgufFile&&) noexcept;
+  GgufFile& operator=(GgufFile&&) noexcept;
+  GgufFile(const GgufFile&) = delete;
+  GgufFile& operator=(const GgufFile&) = delete;
+  ~GgufFile();
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  uint32_t alignment() const { return alignment_; }
+  uint64_t file_size() const { return bytes_.size(); }
+  uint64_t data_offset() const { return data_offset_; }
+
+  // Metadata in file order.
+  const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
+  const Value* find(std::string_view key) const;
+  // Typed lookups: nullopt when absent, GgufError when present with the wrong type.
+  std::optional<std::string> get_string(std::string_view key) const;
+  std::optional<uint64_t> get_uint(std::string_view key) const;
+  std::optional<double> get_float(std::string_view key) const;
+  std::optional<bool> get_bool(std::string_view key) const;
+  // "general.architecture", or an error if absent.
+  std::string architecture() const;
+
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo* find_tensor(std::string_view name) const;
+
+ private:
+  GgufFile() = default;
+  void parse_all();
+  [[noreturn]] void fail(const std::string& what) const;
+
+  std::string path_;
+  std::span<const uint8_t> bytes_;
+  void* map_base_ = nullptr;  // munmap'ed in the destructor when set
+  size_t map_size_ = 0;
+  uint32_t version_ = 0;
+  uint32_t alignment_ = kDefaultAlignment;
+  uint64_t data_offset_ = 0;
+  std::vector<std::pair<std::string, Value>> metadata_;
+  std::vector<TensorInfo> tensors_;
+  // Lookup indexes; the views point into metadata_/tensors_ strings, whose heap
+  // buffers stay put when the vectors are moved.
+  std::unordered_map<std::string_view, size_t> key_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
+};
+
+}  // namespace scout::gguf

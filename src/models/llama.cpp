@@ -1,0 +1,95 @@
+// Llama 2 / Llama 3 / Mixtral (arch `llama`): RoPE on every layer (consecutive
+// pairs: GGUF converters permute q/k so that is the right rotation), causal
+// attention, a dense SwiGLU FFN, or Mixtral's mixture of experts with a softmax
+// over the top-k router logits weighting the expert outputs.
+#include <algorithm>
+#include <cmath>
+
+#include "models/ffn.h"
+#include "models/model.h"
+
+namespace scout {
+
+namespace {
+
+class LlamaModel final : public Model {
+ public:
+  LlamaModel(gguf::GgufFile file, Hparams hp) : Model(std::move(file), std::move(hp)) {}
+
+  void forward(const ForwardBatch& batch, runtime::KvCache& kv, runtime::Backend& be, ForwardBuffers& buf,
+               float* logits) const override {
+    const Hparams& hp = hp_;
+    const int64_t n = batch.n, d = hp.d_model;
+    const int H = static_cast<int>(hp.n_head), KV = static_cast<int>(hp.n_head_kv);
+    const int hd = static_cast<int>(hp.head_dim_k);
+    buf.reserve(hp, n);
+
+    const int64_t first = kv.seq_len(batch.seq);
+    for (int64_t t = 0; t < n; ++t) buf.pos[t] = static_cast<int32_t>(first + t);
+    kv.append(batch.seq, n);
+    rope_angles(buf.pos.data(), n, buf.rope_cs);
+
+    be.get_rows(w_.token_embd, batch.tokens, n, buf.x.data());
+
+    for (uint32_t il = 0; il < hp.n_layer; ++il) {
+      const LayerWeights& L = w_.layers[il];
+
+      // --- attention ---
+      be.rmsnorm(buf.x.data(), L.attn_norm.data, buf.h.data(), n, d, hp.norm_eps);
+      be.matmul(L.wq, buf.h.data(), buf.q.data(), n);
+      be.matmul(L.wk, buf.h.data(), buf.k.data(), n);
+      be.matmul(L.wv, buf.h.data(), buf.v.data(), n);
+      be.rope(buf.q.data(), n, H, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
+      be.rope(buf.k.data(), n, KV, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
+      kv.store(il, batch.seq, first, n, buf.k.data(), buf.v.data());
+
+      runtime::AttentionParams ap;
+      ap.n_head = H;
+      ap.n_head_kv = KV;
+      ap.head_dim_k = hd;
+      ap.head_dim_v = static_cast<int>(hp.head_dim_v);
+      ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      be.attention(buf.q.data(), buf.pos.data(), n, kv.view(il, batch.seq), ap, buf.attn.data());
+      be.matmul(L.wo, buf.attn.data(), buf.y.data(), n);
+      be.add(buf.x.data(), buf.y.data(), n * d);
+
+      // --- feed-forward ---
+      be.rmsnorm(buf.x.data(), L.ffn_norm.data, buf.h.data(), n, d, hp.norm_eps);
+      if (hp.is_moe_layer(il)) {
+        const int E = static_cast<int>(hp.n_expert), k = static_cast<int>(hp.n_expert_used);
+        be.matmul(L.router, buf.h.data(), buf.router.data(), n);
+        std::vector<ExpertRoute> routes(static_cast<size_t>(n * k));
+        for (int64_t t = 0; t < n; ++t) {
+          ExpertRoute* r = &routes[static_cast<size_t>(t * k)];
+          top_k_experts(buf.router.data() + t * E, E, k, r);
+          // softmax over the chosen logits (= softmax over all, renormalised over the top k)
+          const float top = r[0].weight;
+          float sum = 0.0f;
+          for (int j = 0; j < k; ++j) sum += (r[j].weight = std::exp(r[j].weight - top));
+          for (int j = 0; j < k; ++j) r[j].weight /= sum;
+        }
+        std::fill(buf.y.begin(), buf.y.begin() + n * d, 0.0f);
+        moe_ffn(be, L.gate_exps, L.up_exps, L.down_exps, E, routes, k, RouteWeighting::Output, buf.h.data(), n,
+                buf.y.data(), buf);
+      } else {
+        swiglu_ffn(be, L.ffn_gate, L.ffn_up, L.ffn_down, buf.h.data(), n, buf.y.data(), buf);
+      }
+      be.add(buf.x.data(), buf.y.data(), n * d);
+    }
+
+    // --- output head ---
+    if (!logits) return;
+    const int64_t n_out = batch.all_logits ? n : 1;
+    const float* last = buf.x.data() + (n - n_out) * d;
+    be.rmsnorm(last, w_.output_norm.data, buf.h.data(), n_out, d, hp.norm_eps);
+    be.matmul(w_.output, buf.h.data(), logits, n_out);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_llama_model(gguf::GgufFile file, Hparams hp) {
+  return std::make_unique<LlamaModel>(std::move(file), std::move(hp));
+}
+
+}  // namespace scout

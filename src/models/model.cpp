@@ -1,0 +1,78 @@
+#include "models/model.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace scout {
+
+void ForwardBuffers::reserve(const Hparams& hp, int64_t n) {
+  const auto sz = [n](uint64_t per_token) { return static_cast<size_t>(n) * per_token; };
+  const uint64_t ff = std::max(hp.dense_ff, hp.expert_ff);
+  x.resize(sz(hp.d_model));
+  h.resize(sz(hp.d_model));
+  q.resize(sz(uint64_t{hp.n_head} * hp.head_dim_k));
+  k.resize(sz(uint64_t{hp.n_head_kv} * hp.head_dim_k));
+  v.resize(sz(uint64_t{hp.n_head_kv} * hp.head_dim_v));
+  attn.resize(sz(uint64_t{hp.n_head} * hp.head_dim_v));
+  y.resize(sz(hp.d_model));
+  gate.resize(sz(ff));
+  up.resize(sz(ff));
+  router.resize(sz(hp.n_expert));
+  moe_in.resize(sz(hp.d_model));
+  moe_out.resize(sz(hp.d_model));
+  rope_cs.resize(sz(hp.rope_dim));
+  factor.resize(sz(1));
+  pos.resize(sz(1));
+}
+
+Model::Model(gguf::GgufFile file, Hparams hp) : file_(std::move(file)), hp_(std::move(hp)) {
+  w_ = bind_weights(file_, hp_);
+  // Linear RoPE scaling (some Llama 2 fine-tunes) divides every angle by the
+  // factor; other scaling schemes would silently give wrong logits, so refuse them.
+  double linear = 1.0;
+  const std::string key = hp_.arch_name + ".rope.scaling.type";
+  if (const auto type = file_.get_string(key); type && *type != "none") {
+    const auto factor = file_.get_float(hp_.arch_name + ".rope.scaling.factor");
+    if (*type != "linear" || !factor || *factor <= 0)
+      throw gguf::GgufError(fmt::format("{}: unsupported RoPE scaling '{}' ({})", file_.path(), *type, key));
+    linear = *factor;
+  }
+  theta_.resize(hp_.rope_dim / 2);
+  for (size_t i = 0; i < theta_.size(); ++i) {
+    theta_[i] = std::pow(static_cast<double>(hp_.rope_base), -2.0 * static_cast<double>(i) / hp_.rope_dim) / linear;
+    if (!w_.rope_freqs.empty()) theta_[i] /= w_.rope_freqs.data[i];
+  }
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path) {
+  gguf::GgufFile file = gguf::GgufFile::open(path);
+  Hparams hp = read_hparams(file);
+  if (hp.arch == Arch::Llama4) return make_llama4_model(std::move(file), std::move(hp));
+  return make_llama_model(std::move(file), std::move(hp));
+}
+
+runtime::KvCacheConfig Model::kv_config(runtime::KvType type, uint32_t n_seq) const {
+  runtime::KvCacheConfig c;
+  c.n_layer = hp_.n_layer;
+  c.n_head_kv = hp_.n_head_kv;
+  c.head_dim_k = hp_.head_dim_k;
+  c.head_dim_v = hp_.head_dim_v;
+  for (uint32_t il = 0; il < hp_.n_layer; ++il) c.layer_chunk.push_back(hp_.is_chunked(il) ? hp_.chunk_size : 0);
+  c.type = type;
+  c.n_seq = n_seq;
+  return c;
+}
+
+void Model::rope_angles(const int32_t* pos, int64_t n, std::vector<float>& cos_sin) const {
+  const size_t half = theta_.size();
+  cos_sin.resize(static_cast<size_t>(n) * half * 2);
+  for (int64_t t = 0; t < n; ++t)
+    for (size_t i = 0; i < half; ++i) {
+      const double angle = pos[t] * theta_[i];  // in double: exact enough at any position
+      cos_sin[(t * half + i) * 2] = static_cast<float>(std::cos(angle));
+      cos_sin[(t * half + i) * 2 + 1] = static_cast<float>(std::sin(angle));
+    }
+}
+
+}  // namespace scout

@@ -1,0 +1,79 @@
+// A loaded model: the mapped file, its hyper-parameters, its bound weights and
+// a forward pass. One subclass per architecture (llama4.cpp, llama.cpp), each
+// written top to bottom against the runtime::Backend interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/reader.h"
+#include "models/hparams.h"
+#include "models/transformer_weights.h"
+#include "runtime/backend.h"
+#include "runtime/kv_cache.h"
+
+namespace scout {
+
+// Activation buffers for one batch, reused from batch to batch.
+struct ForwardBuffers {
+  std::vector<float> x;        // [n][d] the residual stream
+  std::vector<float> h;        // [n][d] normalised input of a sub-block
+  std::vector<float> q, k, v;  // [n][heads][head_dim]
+  std::vector<float> attn;     // [n][n_head][head_dim_v]
+  std::vector<float> y;        // [n][d] a sub-block's output
+  std::vector<float> gate, up; // [n][ffn width]
+  std::vector<float> router;   // [n][n_expert]
+  std::vector<float> moe_in, moe_out;  // [n][d] tokens gathered for one expert
+  std::vector<float> rope_cs;  // [n][rope_dim/2][2]
+  std::vector<float> factor;   // [n] per-token scales
+  std::vector<int32_t> pos;    // [n]
+
+  void reserve(const Hparams& hp, int64_t n);
+};
+
+struct ForwardBatch {
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+  uint32_t seq = 0;
+  bool all_logits = false;  // logits for every token, not only the last
+};
+
+class Model {
+ public:
+  // Maps the file, reads the hyper-parameters and binds every tensor;
+  // throws gguf::GgufError naming the file and the problem.
+  static std::unique_ptr<Model> load(const std::string& path);
+  virtual ~Model() = default;
+
+  const gguf::GgufFile& file() const { return file_; }
+  const Hparams& hparams() const { return hp_; }
+  const TransformerWeights& weights() const { return w_; }
+
+  // A KV cache layout for this model (chunk sizes per layer).
+  runtime::KvCacheConfig kv_config(runtime::KvType type, uint32_t n_seq = 1) const;
+
+  // Runs one batch of tokens at the next positions of batch.seq: appends their
+  // K/V to kv (the batch must not cross a chunk boundary: see
+  // KvCache::next_chunk_boundary) and writes logits, [1][n_vocab] or
+  // [n][n_vocab] with all_logits; logits == nullptr skips the output head.
+  virtual void forward(const ForwardBatch& batch, runtime::KvCache& kv, runtime::Backend& be, ForwardBuffers& buf,
+                       float* logits) const = 0;
+
+ protected:
+  Model(gguf::GgufFile file, Hparams hp);
+
+  // cos/sin of p * theta_i for each position: RoPE's rotation angles.
+  void rope_angles(const int32_t* pos, int64_t n, std::vector<float>& cos_sin) const;
+
+  gguf::GgufFile file_;
+  Hparams hp_;
+  TransformerWeights w_;
+  std::vector<double> theta_;  // base^(-2i/rope_dim) / f_i, i < rope_dim/2
+};
+
+std::unique_ptr<Model> make_llama4_model(gguf::GgufFile file, Hparams hp);
+std::unique_ptr<Model> make_llama_model(gguf::GgufFile file, Hparams hp);
+
+}  // namespace scout

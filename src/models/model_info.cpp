@@ -1,0 +1,201 @@
+#include "scout/model_info.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+
+#include "gguf/reader.h"
+#include "models/hparams.h"
+#include "tensor/file_type.h"
+
+namespace scout {
+
+const char* param_group_name(ParamGroup g) {
+  switch (g) {
+    case ParamGroup::Embedding: return "token embedding";
+    case ParamGroup::Attention: return "attention";
+    case ParamGroup::Router: return "router";
+    case ParamGroup::RoutedExperts: return "routed experts";
+    case ParamGroup::SharedExpert: return "shared expert";
+    case ParamGroup::DenseFfn: return "dense FFN";
+    case ParamGroup::Norms: return "norms";
+    case ParamGroup::OutputHead: return "output head";
+    case ParamGroup::Other: return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+
+ParamGroup classify(std::string_view name) {
+  if (name == "token_embd.weight") return ParamGroup::Embedding;
+  if (name == "output.weight") return ParamGroup::OutputHead;
+  if (contains(name, "_norm") || name == "rope_freqs.weight") return ParamGroup::Norms;
+  if (contains(name, ".attn_")) return ParamGroup::Attention;
+  if (contains(name, ".ffn_gate_inp")) return ParamGroup::Router;
+  if (contains(name, "_exps.")) return ParamGroup::RoutedExperts;
+  if (contains(name, "_shexp.")) return ParamGroup::SharedExpert;
+  if (contains(name, ".ffn_")) return ParamGroup::DenseFfn;
+  return ParamGroup::Other;
+}
+
+void count_params(ModelInfo& info, const gguf::GgufFile& file) {
+  std::map<ParamGroup, ParamGroupCount> groups;
+  std::map<std::string, uint64_t> per_type;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    TensorSummary s;
+    s.name = t.name;
+    s.type = std::string(type_name(t.type));
+    s.shape.assign(t.ne.begin(), t.ne.begin() + t.n_dims);
+    s.n_elements = t.n_elements();
+    s.bytes = t.nbytes;
+    s.group = classify(t.name);
+    info.tensors.push_back(s);
+    per_type[s.type]++;
+
+    ParamGroupCount& g = groups[s.group];
+    g.group = s.group;
+    g.params += s.n_elements;
+    g.bytes += s.bytes;
+    switch (s.group) {
+      case ParamGroup::Embedding:
+        // A token reads one row of the table, unless the head is tied to it.
+        if (info.tied_output) {
+          g.active_params += s.n_elements;
+          g.active_bytes += s.bytes;
+        } else {
+          g.active_params += t.ne[0];
+          g.active_bytes += s.bytes / std::max<uint64_t>(t.n_rows(), 1);
+        }
+        break;
+      case ParamGroup::RoutedExperts:
+        // Experts are stacked on the last axis; a token uses n_expert_used of them.
+        if (info.n_expert > 0) {
+          g.active_params += s.n_elements / info.n_expert * info.n_expert_used;
+          g.active_bytes += s.bytes / info.n_expert * info.n_expert_used;
+        }
+        break;
+      default:
+        g.active_params += s.n_elements;
+        g.active_bytes += s.bytes;
+    }
+  }
+  for (auto& [group, g] : groups) {
+    info.total_params += g.params;
+    info.total_bytes += g.bytes;
+    info.active_params += g.active_params;
+    info.active_bytes += g.active_bytes;
+    info.groups.push_back(g);
+  }
+  for (auto& [type, n] : per_type) info.tensors_per_type.emplace_back(type, n);
+}
+
+void read_tokenizer(ModelInfo& info, const gguf::GgufFile& file) {
+  info.tok_model = file.get_string("tokenizer.ggml.model").value_or("");
+  info.tok_pre = file.get_string("tokenizer.ggml.pre").value_or("");
+  const gguf::Value* tokens = file.find("tokenizer.ggml.tokens");
+  const std::vector<std::string>* names = nullptr;
+  if (tokens && tokens->is_array() && tokens->array_type() == gguf::ValueType::STRING) {
+    names = &tokens->strings();
+    info.tok_vocab = names->size();
+  }
+  if (const gguf::Value* merges = file.find("tokenizer.ggml.merges"); merges && merges->is_array())
+    info.tok_merges = merges->array_size();
+  if (const gguf::Value* types = file.find("tokenizer.ggml.token_type"); types && types->is_array()) {
+    for (size_t i = 0; i < types->array_size(); ++i)
+      if (types->int_at(i) == 3) info.tok_special++;  // 3 = control
+  }
+  auto token_text = [&](int64_t id) {
+    return names && id >= 0 && static_cast<uint64_t>(id) < names->size() ? (*names)[id] : std::string();
+  };
+  if (auto bos = file.get_uint("tokenizer.ggml.bos_token_id")) info.bos_id = static_cast<int64_t>(*bos);
+  if (auto eos = file.get_uint("tokenizer.ggml.eos_token_id")) info.eos_id = static_cast<int64_t>(*eos);
+  info.bos_text = token_text(info.bos_id);
+  info.eos_text = token_text(info.eos_id);
+  info.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(info.tok_model == "llama" || info.tok_pre == "llama4");
+  info.has_chat_template = file.find("tokenizer.chat_template") != nullptr;
+}
+
+}  // namespace
+
+ModelInfo inspect_model(const std::string& path) {
+  gguf::GgufFile file = gguf::GgufFile::open(path);
+  const Hparams hp = read_hparams(file);
+
+  ModelInfo info;
+  info.path = path;
+  info.file_bytes = file.file_size();
+  info.gguf_version = file.version();
+  info.name = file.get_string("general.name").value_or("");
+  if (auto ft = file.get_uint("general.file_type")) info.file_type = file_type_name(static_cast<uint32_t>(*ft));
+  for (const auto& [key, value] : file.metadata()) info.metadata.emplace_back(key, value.to_display());
+
+  info.arch = hp.arch_name;
+  info.n_layer = hp.n_layer;
+  info.d_model = hp.d_model;
+  info.n_head = hp.n_head;
+  info.n_head_kv = hp.n_head_kv;
+  info.head_dim_k = hp.head_dim_k;
+  info.head_dim_v = hp.head_dim_v;
+  info.rope_dim = hp.rope_dim;
+  info.dense_ff = hp.dense_ff;
+  info.expert_ff = hp.expert_ff;
+  info.n_expert = hp.n_expert;
+  info.n_expert_used = hp.n_expert_used;
+  info.moe_layer_step = hp.moe_layer_step;
+  info.nope_period = hp.nope_period;
+  info.chunk_size = hp.chunk_size;
+  info.n_vocab = hp.n_vocab;
+  info.context_length = hp.context_length;
+  info.rope_base = hp.rope_base;
+  info.norm_eps = hp.norm_eps;
+  info.shared_expert = hp.shared_expert;
+  info.qk_norm = hp.qk_norm;
+  info.tied_output = file.find_tensor("output.weight") == nullptr;
+  info.rope_freqs = file.find_tensor("rope_freqs.weight") != nullptr;
+  for (uint32_t il = 0; il < hp.n_layer; ++il)
+    info.layers.push_back({hp.is_moe_layer(il), hp.uses_rope(il), hp.is_chunked(il)});
+
+  read_tokenizer(info, file);
+  count_params(info, file);
+  return info;
+}
+
+MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type, uint32_t batch) {
+  MemoryPlan plan;
+  plan.ctx = ctx;
+  plan.kv_type = kv_type;
+  plan.batch = batch;
+  plan.weight_bytes = info.total_bytes;
+  const uint64_t elt = kv_type == "f32" ? 4 : kv_type == "q8_0" ? 1 : 2;
+  const uint64_t per_position = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v) * elt;
+  auto paged = [&](uint64_t positions) { return (positions + plan.kv_block - 1) / plan.kv_block * plan.kv_block; };
+  for (const LayerKind& layer : info.layers) {
+    if (layer.chunked) {
+      plan.n_chunked_layers++;
+      plan.kv_bytes_chunked += paged(std::min<uint64_t>(ctx, info.chunk_size)) * per_position;
+    } else {
+      plan.n_global_layers++;
+      plan.kv_bytes_global += paged(ctx) * per_position;
+    }
+  }
+  plan.kv_bytes = plan.kv_bytes_chunked + plan.kv_bytes_global;
+
+  // f32 activations of one batch: residual, normed input, q/k/v, attention
+  // output, the FFN's gate and up products, router logits; plus one row of
+  // logits and a batch x chunk tile of attention scores per head.
+  const uint64_t b = std::min<uint64_t>(batch, ctx);
+  const uint64_t ff = std::max({info.dense_ff, info.expert_ff, 1u});
+  const uint64_t q = uint64_t{info.n_head} * info.head_dim_k;
+  const uint64_t kv = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v);
+  const uint64_t per_token = 3ull * info.d_model + q + kv + uint64_t{info.n_head} * info.head_dim_v + 2 * ff + info.n_expert;
+  const uint64_t scores = uint64_t{info.n_head} * b * std::min<uint64_t>(ctx, 256);
+  plan.scratch_bytes = 4 * (b * per_token + info.n_vocab + scores);
+  return plan;
+}
+
+}  // namespace scout

@@ -1,0 +1,53 @@
+#include "runtime/session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace scout::runtime {
+
+Session::Session(const Model& model, SessionOptions opts)
+    : model_(model),
+      opts_(opts),
+      n_ctx_(opts.n_ctx ? opts.n_ctx : model.hparams().context_length),
+      backend_(make_cpu_backend(opts.n_threads)),
+      kv_(model.kv_config(opts.kv_type)) {
+  if (opts_.n_batch == 0) throw std::invalid_argument("batch size must be at least 1");
+}
+
+std::vector<float> Session::eval(std::span<const int32_t> tokens, bool all_logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const uint32_t n_vocab = model_.hparams().n_vocab;
+  if (n == 0) throw std::invalid_argument("eval needs at least one token");
+  if (n_past() + tokens.size() > n_ctx_) {
+    if (n_past() == 0) throw std::runtime_error(fmt::format("prompt of {} tokens does not fit the context of {}", n, n_ctx_));
+    throw std::runtime_error(fmt::format("prompt of {} tokens does not fit the context of {} ({} already used)", n,
+                                         n_ctx_, n_past()));
+  }
+  for (int32_t id : tokens)
+    if (id < 0 || static_cast<uint32_t>(id) >= n_vocab)
+      throw std::runtime_error(fmt::format("token id {} is out of range (vocabulary of {})", id, n_vocab));
+
+  std::vector<float> logits(static_cast<size_t>(all_logits ? n : 1) * n_vocab);
+  for (int64_t done = 0; done < n;) {
+    // A batch ends at the batch size, the end of the input, or a chunk boundary.
+    int64_t m = std::min<int64_t>(opts_.n_batch, n - done);
+    const int64_t pos = kv_.seq_len(0);
+    if (const int64_t boundary = kv_.next_chunk_boundary(pos); boundary >= 0) m = std::min(m, boundary - pos);
+
+    ForwardBatch batch;
+    batch.tokens = tokens.data() + done;
+    batch.n = m;
+    batch.all_logits = all_logits;
+    // Without all_logits only the final batch runs the output head.
+    float* out = all_logits ? logits.data() + static_cast<size_t>(done) * n_vocab
+                 : done + m == n ? logits.data()
+                                 : nullptr;
+    model_.forward(batch, kv_, *backend_, buf_, out);
+    done += m;
+  }
+  return logits;
+}
+
+}  // namespace scout::runtime

@@ -1,0 +1,40 @@
+#include "tokenizer/tokenizer.h"
+
+#include <fmt/format.h>
+
+#include "gguf/reader.h"
+#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace scout::tokenizer {
+
+std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GgufFile& file) {
+  const std::string model = file.get_string("tokenizer.ggml.model").value_or("");
+  if (model == "gpt2") return std::make_unique<BpeTokenizer>(BpeTokenizer::from_gguf(file));
+  if (model == "llama") return SpmTokenizer::from_gguf(file);
+  if (model.empty()) throw std::runtime_error(file.path() + ": the file has no vocabulary (tokenizer.ggml.model is missing)");
+  throw std::runtime_error(fmt::format("{}: unsupported tokenizer model '{}' (scout reads gpt2 and llama)", file.path(), model));
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_specials) const {
+  std::string out;
+  for (int32_t id : ids) out += token_bytes(id, render_specials);
+  return out;
+}
+
+std::string TextStream::push(int32_t id) {
+  pending_ += tok_.token_bytes(id, render_specials_);
+  const size_t hold = utf8_incomplete_tail(pending_);
+  std::string ready = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return ready;
+}
+
+std::string TextStream::flush() {
+  std::string rest;
+  rest.swap(pending_);
+  return rest;
+}
+
+}  // namespace scout::tokenizer

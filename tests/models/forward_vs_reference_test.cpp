@@ -1,0 +1,154 @@
+// The real forward pass (paged KV cache, batches, grouped experts, chunk
+// recycling) against the plain reference on small random models from the model
+// maker, one per architecture feature: chunk boundaries crossed by short
+// sequences, dense/MoE interleaving, no chunking, RoPE frequency factors, a
+// tied output head, llama dense and Mixtral MoE, and every common weight type.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "maker/model_config.h"
+#include "maker/model_maker.h"
+#include "models/model.h"
+#include "reference/reference_llama4.h"
+#include "runtime/session.h"
+#include "test_util.h"
+
+namespace scout {
+namespace {
+
+using nlohmann::json;
+
+// A small llama4 model: 4 layers (layer 3 NoPE/global), chunk 8, so a
+// 40-token sequence crosses four chunk boundaries.
+json base_config() {
+  return {{"arch", "llama4"}, {"n_layer", 4}, {"d_model", 64}, {"n_head", 4}, {"n_head_kv", 2},
+          {"head_dim", 16}, {"n_expert", 4}, {"n_expert_used", 1}, {"expert_ff", 32}, {"dense_ff", 96},
+          {"chunk_size", 8}, {"context_length", 4096}, {"weight_type", "f32"}, {"vocab", {{"builtin", true}}}};
+}
+
+struct Variant {
+  std::string name;
+  json overrides;
+  double tol;  // max |logit difference| allowed against the reference (f32 KV cache)
+};
+
+std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab) - 1);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = dist(rng);
+  return t;
+}
+
+double max_diff(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t first_pos,
+                size_t n_vocab) {
+  double m = 0;
+  for (size_t t = 0; t < ours.size() / n_vocab; ++t)
+    for (size_t i = 0; i < n_vocab; ++i) m = std::max(m, std::abs(ours[t * n_vocab + i] - ref[first_pos + t][i]));
+  return m;
+}
+
+class ForwardVsReference : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(ForwardVsReference, AllPositionsMatch) {
+  const Variant& v = GetParam();
+  test::TempDir dir;
+  json cfg = base_config();
+  cfg.update(v.overrides);
+  if (cfg["arch"] == "llama") {  // llama4-only settings
+    cfg.erase("chunk_size");
+    cfg.erase("interleave_moe_layer_step");
+  }
+  const std::string path = dir.path("m.gguf");
+  maker::make_model(maker::parse_model_config(cfg), 7, path);
+
+  const auto model = Model::load(path);
+  const uint32_t V = model->hparams().n_vocab;
+  const std::vector<int32_t> tokens = random_tokens(40, V, 11);
+  auto t0 = std::chrono::steady_clock::now();
+  reference::ReferenceModel ref(model->file());
+  const auto want = ref.forward(tokens);
+  const double ref_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  t0 = std::chrono::steady_clock::now();
+
+  // Prompt in batches of 5 (split further at chunk boundaries), all logits.
+  runtime::SessionOptions opts;
+  opts.kv_type = runtime::KvType::F32;
+  opts.n_batch = 5;
+  runtime::Session batched(*model, opts);
+  const double err_batched = max_diff(batched.eval(tokens, true), want, 0, V);
+
+  // Decoding: 30 prompt tokens in one batch, then one token at a time.
+  opts.n_batch = 512;
+  runtime::Session decode(*model, opts);
+  double err_decode = max_diff(decode.eval(std::span(tokens).first(30)), want, 29, V);
+  for (size_t t = 30; t < tokens.size(); ++t)
+    err_decode = std::max(err_decode, max_diff(decode.eval(std::span(tokens).subspan(t, 1)), want, t, V));
+
+  // The default f16 cache: same math, values rounded to half precision.
+  runtime::Session half(*model, runtime::SessionOptions{});
+  const double err_half = max_diff(half.eval(tokens, true), want, 0, V);
+
+  const double ours_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[fwd-vs-ref] %s: max |diff| batched %.2e, decode %.2e, f16 kv %.2e (reference %.2f s, ours x3 %.2f s)\n",
+              v.name.c_str(), err_batched, err_decode, err_half, ref_s, ours_s);
+  EXPECT_LT(err_batched, v.tol);
+  EXPECT_LT(err_decode, v.tol);
+  EXPECT_LT(err_half, 0.05);
+}
+
+const json kQuantDims = {{"d_model", 256}, {"n_head", 4}, {"head_dim", 64}, {"expert_ff", 256}, {"dense_ff", 256},
+                         {"n_layer", 4}, {"interleave_moe_layer_step", 2}};
+
+json with(json a, const json& b) {
+  a.update(b);
+  return a;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Variants, ForwardVsReference,
+    ::testing::Values(
+        Variant{"llama4_moe_chunk8", json::object(), 2e-3},
+        Variant{"llama4_dense_step2_chunk16_ropefreqs_tied",
+                {{"interleave_moe_layer_step", 2}, {"chunk_size", 16}, {"rope_freqs", true}, {"tie_embeddings", true}},
+                2e-3},
+        Variant{"llama4_no_chunking", {{"chunk_size", 0}}, 2e-3},
+        Variant{"llama4_top2", {{"n_expert_used", 2}}, 2e-3},
+        Variant{"llama_dense", {{"arch", "llama"}, {"n_expert", 0}, {"rope_base", 10000}}, 2e-3},
+        Variant{"llama_mixtral_top2", {{"arch", "llama"}, {"n_expert", 4}, {"n_expert_used", 2}, {"rope_freqs", true}},
+                2e-3},
+        Variant{"llama4_f16", with(kQuantDims, {{"weight_type", "f16"}}), 2e-3},
+        Variant{"llama4_q8_0", with(kQuantDims, {{"weight_type", "q8_0"}}), 2e-3},
+        Variant{"llama4_q4_K", with(kQuantDims, {{"weight_type", "q4_K"}}), 2e-3},
+        Variant{"llama4_q6_K", with(kQuantDims, {{"weight_type", "q6_K"}}), 2e-3},
+        Variant{"llama_mixtral_q4_K", with(kQuantDims, {{"arch", "llama"}, {"weight_type", "q4_K"}}), 2e-3}),
+    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+
+// Logits must not depend on how the input is cut into batches.
+TEST(BatchIndependence, Batch1Vs7Vs512) {
+  test::TempDir dir;
+  const std::string path = dir.path("m.gguf");
+  maker::make_model(maker::parse_model_config(with(base_config(), {{"chunk_size", 16}})), 3, path);
+  const auto model = Model::load(path);
+  const std::vector<int32_t> tokens = random_tokens(60, model->hparams().n_vocab, 5);
+  std::vector<std::vector<float>> out;
+  for (uint32_t b : {1u, 7u, 512u}) {
+    runtime::SessionOptions opts;
+    opts.n_batch = b;
+    runtime::Session s(*model, opts);
+    out.push_back(s.eval(tokens, true));
+  }
+  for (size_t k = 1; k < out.size(); ++k) {
+    ASSERT_EQ(out[k].size(), out[0].size());
+    double m = 0;
+    for (size_t i = 0; i < out[0].size(); ++i) m = std::max(m, static_cast<double>(std::abs(out[k][i] - out[0][i])));
+    EXPECT_LT(m, 1e-4) << "batch variant " << k;
+  }
+}
+
+}  // namespace
+}  // namespace scout

@@ -1,0 +1,137 @@
+// The paged KV cache: block allocation, chunk recycling (only global layers
+// grow), exact f32 storage and f16 rounding, and its guards.
+#include "runtime/kv_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace scout::runtime {
+namespace {
+
+// Scout's KV geometry: 8 kv heads of 128; layers 0-2 chunked (8192), layer 3 global.
+KvCacheConfig scout_like(KvType type) {
+  KvCacheConfig c;
+  c.n_layer = 4;
+  c.n_head_kv = 8;
+  c.head_dim_k = c.head_dim_v = 128;
+  c.layer_chunk = {8192, 8192, 8192, 0};
+  c.type = type;
+  return c;
+}
+
+TEST(KvCache, BlockBytes) {
+  EXPECT_EQ(KvCache(scout_like(KvType::F16)).block_bytes(), 256u * 8 * 256 * 2);  // 1 MiB
+  EXPECT_EQ(KvCache(scout_like(KvType::F32)).block_bytes(), 256u * 8 * 256 * 4);
+}
+
+TEST(KvCache, OnlyGlobalLayersGrowWithContext) {
+  KvCache kv(scout_like(KvType::F16));
+  const size_t block = kv.block_bytes();
+  // Append in batches of 512 (chunk boundaries fall on batch boundaries).
+  int64_t pos = 0;
+  auto grow_to = [&](int64_t end) {
+    while (pos < end) {
+      const int64_t n = std::min<int64_t>(512, end - pos);
+      kv.append(0, n);
+      pos += n;
+    }
+  };
+  for (int64_t ctx : {1000, 8192, 8193, 12150, 16384, 40000}) {
+    grow_to(ctx);
+    const size_t global = static_cast<size_t>((ctx + 255) / 256) * block;
+    const int64_t in_chunk = ctx - (ctx - 1) / 8192 * 8192;  // positions of the current chunk
+    const size_t chunked = static_cast<size_t>((in_chunk + 255) / 256) * block;
+    EXPECT_EQ(kv.layer_bytes(3, 0), global) << ctx;
+    for (uint32_t il = 0; il < 3; ++il) EXPECT_EQ(kv.layer_bytes(il, 0), chunked) << ctx;
+    EXPECT_EQ(kv.bytes_in_use(), global + 3 * chunked) << ctx;
+    // Freed chunk blocks are reused: the pool never holds more than the peak.
+    EXPECT_LE(kv.bytes_allocated(), global + 3 * 32 * block) << ctx;
+  }
+  kv.clear(0);
+  EXPECT_EQ(kv.bytes_in_use(), 0u);
+  EXPECT_EQ(kv.seq_len(0), 0);
+}
+
+TEST(KvCache, AppendMustNotCrossAChunk) {
+  KvCache kv(scout_like(KvType::F16));
+  kv.append(0, 8000);
+  EXPECT_THROW(kv.append(0, 500), std::logic_error);
+  EXPECT_EQ(kv.next_chunk_boundary(8000), 8192);
+  EXPECT_EQ(kv.next_chunk_boundary(8192), 16384);
+  KvCacheConfig global = scout_like(KvType::F16);
+  global.layer_chunk = {0, 0, 0, 0};
+  EXPECT_EQ(KvCache(global).next_chunk_boundary(5), -1);
+}
+
+float read(const KvLayerView& v, bool key, int64_t pos, int head, int i) {
+  const int64_t rel = pos - v.base_pos, b = rel / v.block_size, slot = rel % v.block_size;
+  // K is stored [dim][slot], V [slot][dim].
+  const int64_t index = key ? i * v.block_size + slot : slot * v.head_dim_v + i;
+  const std::byte* base = (key ? v.k_block(b, head) : v.v_block(b, head)) + index * kv_type_size(v.type);
+  if (v.type == KvType::F32) return *reinterpret_cast<const float*>(base);
+  return static_cast<float>(*reinterpret_cast<const _Float16*>(base));
+}
+
+TEST(KvCache, StoresExactlyInF32AndRoundedInF16) {
+  for (KvType type : {KvType::F32, KvType::F16}) {
+    KvCacheConfig c;
+    c.n_layer = 2;
+    c.n_head_kv = 2;
+    c.head_dim_k = 4;
+    c.head_dim_v = 3;
+    c.layer_chunk = {5, 0};
+    c.type = type;
+    c.block_size = 4;  // small blocks: positions spread over several
+    KvCache kv(c);
+    auto k_of = [](int64_t p, int h, int i) { return 0.001f * static_cast<float>(p * 100 + h * 10 + i) + 1.0f / 3; };
+    auto v_of = [&](int64_t p, int h, int i) { return -k_of(p, h, i); };
+    for (int64_t first : {0, 3}) {  // positions 0-2, then 3-4 (chunk 5 ends at 5)
+      const int64_t n = first == 0 ? 3 : 2;
+      kv.append(0, n);
+      std::vector<float> k(n * 2 * 4), v(n * 2 * 3);
+      for (int64_t t = 0; t < n; ++t)
+        for (int h = 0; h < 2; ++h) {
+          for (int i = 0; i < 4; ++i) k[(t * 2 + h) * 4 + i] = k_of(first + t, h, i);
+          for (int i = 0; i < 3; ++i) v[(t * 2 + h) * 3 + i] = v_of(first + t, h, i);
+        }
+      for (uint32_t il = 0; il < 2; ++il) kv.store(il, 0, first, n, k.data(), v.data());
+    }
+    for (uint32_t il = 0; il < 2; ++il) {
+      const KvLayerView view = kv.view(il, 0);
+      EXPECT_EQ(view.base_pos, 0);
+      EXPECT_EQ(view.n_pos, 5);
+      for (int64_t p = 0; p < 5; ++p)
+        for (int h = 0; h < 2; ++h) {
+          const float want_k = type == KvType::F32 ? k_of(p, h, 1) : static_cast<float>(static_cast<_Float16>(k_of(p, h, 1)));
+          EXPECT_EQ(read(view, true, p, h, 1), want_k);
+          const float want_v = type == KvType::F32 ? v_of(p, h, 2) : static_cast<float>(static_cast<_Float16>(v_of(p, h, 2)));
+          EXPECT_EQ(read(view, false, p, h, 2), want_v);
+        }
+    }
+    // Position 5 starts a new chunk: layer 0 drops 0-4, layer 1 keeps everything.
+    kv.append(0, 1);
+    EXPECT_EQ(kv.view(0, 0).base_pos, 5);
+    EXPECT_EQ(kv.view(0, 0).n_pos, 1);
+    EXPECT_EQ(kv.view(1, 0).base_pos, 0);
+    EXPECT_EQ(kv.view(1, 0).n_pos, 6);
+    EXPECT_THROW(kv.store(0, 0, 4, 1, std::vector<float>(8).data(), std::vector<float>(6).data()), std::logic_error);
+  }
+}
+
+TEST(KvCache, SequencesHaveTheirOwnTables) {
+  KvCacheConfig c = scout_like(KvType::F16);
+  c.n_seq = 2;
+  KvCache kv(c);
+  kv.append(0, 300);
+  kv.append(1, 10);
+  EXPECT_EQ(kv.seq_len(0), 300);
+  EXPECT_EQ(kv.seq_len(1), 10);
+  EXPECT_EQ(kv.layer_bytes(3, 0), 2 * kv.block_bytes());
+  EXPECT_EQ(kv.layer_bytes(3, 1), kv.block_bytes());
+  kv.clear(0);
+  EXPECT_EQ(kv.bytes_in_use(), 4 * kv.block_bytes());
+}
+
+}  // namespace
+}  // namespace scout::runtime

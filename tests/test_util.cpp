@@ -1,0 +1,81 @@
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <stdexcept>
+
+namespace scout::test {
+
+std::string shared_dir() { return SCOUT_SHARED_DIR; }
+bool have_shared() { return std::filesystem::exists(shared_dir() + "/testdata/README.md"); }
+std::string scout_binary() { return SCOUT_BINARY; }
+std::string default_model_path() { return SCOUT_DEFAULT_MODEL_PATH; }
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "scout-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+namespace {
+CommandResult run_scout_with_stdin(const std::vector<std::string>& args, const std::string* stdin_text) {
+  TempDir tmp;
+  std::string in = "/dev/null";
+  if (stdin_text) {
+    in = tmp.path("in");
+    write_file(in, std::vector<uint8_t>(stdin_text->begin(), stdin_text->end()));
+  }
+  std::string cmd = shell_quote(scout_binary());
+  for (const std::string& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote(tmp.path("out")) + " 2>" + shell_quote(tmp.path("err")) + " <" + shell_quote(in);
+  CommandResult r;
+  int status = std::system(cmd.c_str());
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  r.out = slurp(tmp.path("out"));
+  r.err = slurp(tmp.path("err"));
+  return r;
+}
+}  // namespace
+
+CommandResult run_scout(const std::vector<std::string>& args) { return run_scout_with_stdin(args, nullptr); }
+CommandResult run_scout(const std::vector<std::string>& args, const std::string& stdin_text) {
+  return run_scout_with_stdin(args, &stdin_text);
+}
+
+}  // namespace scout::test

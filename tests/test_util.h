@@ -1,0 +1,43 @@
+// Helpers shared by the tests: where things are, temporary files, running the CLI.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scout::test {
+
+// ../shared beside the checkout; tests needing it skip with a message when absent.
+std::string shared_dir();
+bool have_shared();
+std::string scout_binary();
+std::string default_model_path();
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+std::vector<uint8_t> read_file(const std::string& path);
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs `scout ARGS` (args are shell-quoted) and captures both streams; stdin
+// is /dev/null, or `stdin_text` when given.
+CommandResult run_scout(const std::vector<std::string>& args);
+CommandResult run_scout(const std::vector<std::string>& args, const std::string& stdin_text);
+
+}  // namespace scout::test
