@@ -188,6 +188,7 @@ std::string Value::to_display(size_t max_items) const {
       for (size_t i = 0; i < n; ++i) {
         if (i) out += ", ";
         if (elem_ == ValueType::STRING) out += "\"" + strs_[i] + "\"";
+        else if (elem_ == ValueType::BOOL) out += raw_[i] ? "true" : "false";
         else if (is_float_type(elem_)) out += fmt::format("{}", float_at(i));
         else if (elem_ == ValueType::UINT64) { uint64_t x; std::memcpy(&x, raw_.data() + i * 8, 8); out += std::to_string(x); }
         else out += std::to_string(int_at(i));
