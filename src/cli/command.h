@@ -24,5 +24,11 @@ std::string default_model_path();
 void add_info_command(CLI::App& app);
 void add_make_model_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_detokenize_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
 
 }  // namespace scout::cli

@@ -39,8 +39,14 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { setup_logging(log_level); });
 
   scout::cli::add_run_command(app);
+  scout::cli::add_chat_command(app);
+  scout::cli::add_tokenize_command(app);
+  scout::cli::add_detokenize_command(app);
   scout::cli::add_info_command(app);
   scout::cli::add_make_model_command(app);
+  scout::cli::add_bench_command(app);
+  scout::cli::add_perplexity_command(app);
+  scout::cli::add_batch_command(app);
 
   try {
     app.parse(argc, argv);

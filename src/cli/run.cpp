@@ -10,9 +10,12 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <random>
 
+#include "chat/chat_prompt.h"
+#include "chat/chat_template.h"
+#include "chat/turn_end_tokenizer.h"
 #include "cli/command.h"
+#include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
 #include "runtime/generate.h"
@@ -32,21 +35,16 @@ struct RunOptions {
   std::string ctx;
   uint32_t batch = 512;
   std::string kv_type = "f16";
-  float temp = 0.8f;
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.0f;
-  int32_t repeat_last_n = 64;
-  float presence_penalty = 0.0f;
-  float frequency_penalty = 0.0f;
-  int64_t seed = -1;
+  SamplingFlags sampling;
   std::vector<std::string> stop;
   bool no_special = false;
   bool show_special = false;
   bool ignore_eos = false;
   bool truncate = false;
   bool json = false;
+  bool chat = false;
+  std::string system;
+  std::string chat_template;
 };
 
 std::string read_prompt(const RunOptions& o, CLI::App* cmd) {
@@ -96,7 +94,13 @@ void run(const RunOptions& o, CLI::App* cmd) {
   so.kv_type = o.kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
   runtime::Session session(*model, so);
 
-  std::vector<int32_t> ids = tok->encode(prompt, tok->add_bos(), !o.no_special);
+  // --chat: the prompt is the user's message in the model's chat format; the
+  // rendered text carries its own BOS text, so no second BOS is added.
+  const std::optional<chat::ChatTemplate> tmpl =
+      o.chat ? std::optional(chat::ChatTemplate::for_model(model->file(), o.chat_template)) : std::nullopt;
+  if (tmpl) tok = chat::stop_at_turn_end(std::move(tok), *tmpl);
+  std::vector<int32_t> ids = tmpl ? chat::encode_chat_text(*tok, tmpl->render(chat::single_turn(o.system, prompt)))
+                                  : tok->encode(prompt, tok->add_bos(), !o.no_special);
   if (ids.empty()) throw std::runtime_error("the prompt is empty and the vocabulary adds no BOS token: nothing to start from");
   fit_prompt(ids, session.n_ctx(), o, tok->bos());
 
@@ -105,15 +109,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   go.stop = o.stop;
   go.ignore_eog = o.ignore_eos;
   go.render_specials = o.show_special;
-  go.sampler.temperature = o.temp;
-  go.sampler.top_k = o.top_k;
-  go.sampler.top_p = o.top_p;
-  go.sampler.min_p = o.min_p;
-  go.sampler.repeat_penalty = o.repeat_penalty;
-  go.sampler.repeat_last_n = o.repeat_last_n;
-  go.sampler.presence_penalty = o.presence_penalty;
-  go.sampler.frequency_penalty = o.frequency_penalty;
-  go.sampler.seed = o.seed >= 0 ? static_cast<uint64_t>(o.seed) : std::random_device{}();
+  go.sampler = sampler_params(o.sampling);
 
   auto stream = [&](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -159,21 +155,17 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", o->ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
   cmd->add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
   cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
-  cmd->add_option("--temp", o->temp, "temperature; 0: greedy")->check(CLI::Range(0.0f, 100.0f));
-  cmd->add_option("--top-k", o->top_k, "keep the k most likely tokens; 0: off");
-  cmd->add_option("--top-p", o->top_p, "nucleus sampling threshold; 1: off")->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--min-p", o->min_p, "drop tokens below min-p times the top probability; 0: off")->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--repeat-penalty", o->repeat_penalty, "penalise recent tokens; 1: off")->check(CLI::Range(0.0f, 100.0f));
-  cmd->add_option("--repeat-last-n", o->repeat_last_n, "window of recent tokens for the penalties")->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("--presence-penalty", o->presence_penalty, "subtract from tokens present in the window; 0: off");
-  cmd->add_option("--frequency-penalty", o->frequency_penalty, "subtract per occurrence in the window; 0: off");
-  cmd->add_option("-s,--seed", o->seed, "RNG seed; -1: random (printed in the summary)");
+  add_sampling_flags(cmd, o->sampling);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable); it is not printed");
   cmd->add_flag("--no-special", o->no_special, "tokenize special-token text in the prompt as plain text");
   cmd->add_flag("--show-special", o->show_special, "print special tokens' text in the output");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
   cmd->add_flag("--truncate", o->truncate, "drop the start of a prompt too long for the context instead of failing");
   cmd->add_flag("--json", o->json, "print one JSON object: text, token ids, timings, stop reason");
+  CLI::Option* chat = cmd->add_flag("--chat", o->chat, "the prompt is a user message: apply the model's chat template");
+  cmd->add_option("--system", o->system, "system prompt (with --chat)")->needs(chat);
+  cmd->add_option("--chat-template", o->chat_template, "chat format: llama4, llama3, llama2, chatml, mistral (with --chat)")
+      ->needs(chat);
   cmd->callback([o, cmd] { run(*o, cmd); });
 }
 

@@ -23,11 +23,33 @@ void top_k_experts(const float* logits, int n_expert, int k, ExpertRoute* out) {
   for (int j = 0; j < k; ++j) out[j] = {idx[j], logits[idx[j]]};
 }
 
+ExpertStats::ExpertStats(const Hparams& hp) : counts(hp.n_layer) {
+  for (uint32_t il = 0; il < hp.n_layer; ++il)
+    if (hp.n_expert > 0 && hp.is_moe_layer(il)) {
+      counts[il].assign(hp.n_expert, 0);
+      moe_layers.push_back(il);
+    }
+}
+
+namespace {
+
+void count_routes(ExpertStats& s, const std::vector<ExpertRoute>& routes, int64_t n, int k) {
+  if (s.moe_layers.empty()) return;
+  std::vector<uint64_t>& row = s.counts[s.moe_layers[s.next++ % s.moe_layers.size()]];
+  for (int64_t i = 0; i < n * k; ++i) {
+    const size_t e = static_cast<size_t>(routes[static_cast<size_t>(i)].expert);
+    if (e < row.size()) row[e]++;
+  }
+}
+
+}  // namespace
+
 void moe_ffn(runtime::Backend& be, const runtime::WeightView& gate_exps, const runtime::WeightView& up_exps,
              const runtime::WeightView& down_exps, int n_expert, const std::vector<ExpertRoute>& routes, int k,
              RouteWeighting weighting, const float* x, int64_t n, float* out, ForwardBuffers& buf) {
   const int64_t d = gate_exps.n_in;
   const int64_t F = gate_exps.n_out / n_expert;
+  if (buf.expert_stats) count_routes(*buf.expert_stats, routes, n, k);
   // Group (token, weight) pairs by expert.
   std::vector<std::vector<std::pair<int64_t, float>>> users(static_cast<size_t>(n_expert));
   for (int64_t t = 0; t < n; ++t)

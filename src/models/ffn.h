@@ -31,7 +31,8 @@ enum class RouteWeighting { Input, Output };
 
 // out[t] += sum over t's routes of expert_e(x[t]) with the routing weight
 // applied as `weighting` says. routes is [n][k]; expert e's matrices are rows
-// [e*F, (e+1)*F) of gate/up and [e*d, (e+1)*d) of down.
+// [e*F, (e+1)*F) of gate/up and [e*d, (e+1)*d) of down. Counts the routes
+// into buf.expert_stats when set (ExpertStats's constructor is in ffn.cpp).
 void moe_ffn(runtime::Backend& be, const runtime::WeightView& gate_exps, const runtime::WeightView& up_exps,
              const runtime::WeightView& down_exps, int n_expert, const std::vector<ExpertRoute>& routes, int k,
              RouteWeighting weighting, const float* x, int64_t n, float* out, ForwardBuffers& buf);

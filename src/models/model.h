@@ -16,6 +16,19 @@
 
 namespace scout {
 
+// Optional routing statistics (`scout bench --expert-stats`): how often each
+// routed expert was chosen, counts[layer][expert] (dense layers stay empty).
+// moe_ffn() knows no layer index, but a forward pass calls it once per MoE
+// layer in order, so call i of a pass counts into moe_layers[i]; Session::eval
+// rewinds `next` before each pass.
+struct ExpertStats {
+  std::vector<std::vector<uint64_t>> counts;  // [n_layer][n_expert]
+  std::vector<uint32_t> moe_layers;           // the MoE layers, in forward order
+  size_t next = 0;                            // moe_ffn calls so far in this pass
+
+  explicit ExpertStats(const Hparams& hp);
+};
+
 // Activation buffers for one batch, reused from batch to batch.
 struct ForwardBuffers {
   std::vector<float> x;        // [n][d] the residual stream
@@ -29,6 +42,7 @@ struct ForwardBuffers {
   std::vector<float> rope_cs;  // [n][rope_dim/2][2]
   std::vector<float> factor;   // [n] per-token scales
   std::vector<int32_t> pos;    // [n]
+  ExpertStats* expert_stats = nullptr;  // counts routing when set; off by default
 
   void reserve(const Hparams& hp, int64_t n);
 };

@@ -11,6 +11,7 @@ const char* stop_reason_name(StopReason r) {
     case StopReason::StopString: return "stop";
     case StopReason::MaxTokens: return "length";
     case StopReason::ContextFull: return "context";
+    case StopReason::Cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -96,6 +97,11 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::
   for (;;) {
     if (opts.max_tokens >= 0 && static_cast<int64_t>(r.ids.size()) >= opts.max_tokens) {
       r.stop_reason = StopReason::MaxTokens;
+      break;
+    }
+    // Checked before sampling: every token generated so far is evaluated.
+    if (opts.should_stop && opts.should_stop()) {
+      r.stop_reason = StopReason::Cancelled;
       break;
     }
     const int32_t id = sampler.sample(logits);

@@ -23,10 +23,11 @@ struct GenerateOptions {
   sampling::SamplerParams sampler;
   bool ignore_eog = false;               // keep going past end-of-generation tokens
   bool render_specials = false;          // print special tokens' text
+  std::function<bool()> should_stop;     // asked between tokens; true ends generation (Ctrl-C)
 };
 
-enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull };
-const char* stop_reason_name(StopReason r);  // "eog", "stop", "length", "context"
+enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Cancelled };
+const char* stop_reason_name(StopReason r);  // "eog", "stop", "length", "context", "cancelled"
 
 struct GenerateResult {
   std::vector<int32_t> prompt_ids;

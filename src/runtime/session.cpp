@@ -44,6 +44,7 @@ std::vector<float> Session::eval(std::span<const int32_t> tokens, bool all_logit
     float* out = all_logits ? logits.data() + static_cast<size_t>(done) * n_vocab
                  : done + m == n ? logits.data()
                                  : nullptr;
+    if (buf_.expert_stats) buf_.expert_stats->next = 0;  // a pass starts at the first MoE layer
     model_.forward(batch, kv_, *backend_, buf_, out);
     done += m;
   }

@@ -38,6 +38,9 @@ class Session {
   const Model& model() const { return model_; }
   const KvCache& kv_cache() const { return kv_; }
   Backend& backend() { return *backend_; }
+  // Counts expert routing of later evals into stats (nullptr: off, the
+  // default). stats must outlive its use; it is not owned.
+  void set_expert_stats(ExpertStats* stats) { buf_.expert_stats = stats; }
 
  private:
   const Model& model_;

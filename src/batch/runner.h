@@ -1,0 +1,66 @@
+// Runs `scout batch` jobs one after another on one loaded model and one
+// session (reset between jobs), turning each into its result object, or an
+// error object for a job that cannot run. Jobs are never run side by side:
+// there is no multi-sequence batching yet.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "batch/job.h"
+#include "chat/chat_template.h"
+#include "models/model.h"
+#include "runtime/session.h"
+#include "sampling/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace scout::batch {
+
+// Run-wide settings; a job's overrides replace them field by field.
+struct RunDefaults {
+  int64_t max_tokens = 128;
+  sampling::SamplerParams sampler;
+  bool random_seed = false;  // a fresh random seed per job (unless the job sets one)
+  std::vector<std::string> stop;
+  bool parse_special = true;  // special-token text in plain prompts becomes those tokens
+  std::string chat_template;  // override for "messages" jobs; empty: the model's
+};
+
+// The error object for a job: {"id": ... (null when the line had none),
+// "line": its 1-based place in the input (a file's, for a directory), "error": ...}.
+nlohmann::ordered_json error_result(const Job& job, const std::string& message);
+
+class Runner {
+ public:
+  Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults);
+
+  // {"id", "text", "prompt_tokens", "completion_tokens", "finish_reason"
+  // ("stop", "length" or "context"), "seed", "timings"}, or error_result().
+  nlohmann::ordered_json run(const Job& job);
+
+  uint64_t n_ctx() const { return session_.n_ctx(); }
+
+ private:
+  // The prompt's tokens, and the tokenizer whose end-of-generation set applies.
+  std::vector<int32_t> prompt_tokens(const Job& job, const tokenizer::Tokenizer*& tok);
+  const chat::ChatTemplate& chat_template();
+  sampling::SamplerParams sampler_for(const Job& job) const;
+
+  const Model& model_;
+  RunDefaults defaults_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  runtime::Session session_;
+  // Resolved on the first "messages" job: the template, and a tokenizer that
+  // also ends generation at its end-of-turn tokens; or why there is none.
+  bool chat_resolved_ = false;
+  std::optional<chat::ChatTemplate> template_;
+  std::unique_ptr<tokenizer::Tokenizer> chat_tok_;
+  std::string chat_error_;
+};
+
+}  // namespace scout::batch

@@ -1,0 +1,42 @@
+// What `scout bench` measures: the flags' lists expanded into one test per
+// combination, in the order the rows are printed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scout::bench {
+
+struct BenchParams {
+  std::vector<int64_t> threads = {1};
+  std::vector<int64_t> batches = {512};
+  std::vector<int64_t> prompts = {512};  // 0: no pp test
+  std::vector<int64_t> gens = {128};     // 0: no tg test
+  std::vector<int64_t> depths = {0};     // tokens in the cache before the measurement
+  int repetitions = 5;
+};
+
+enum class TestKind { Prompt, Generate };
+
+struct TestCase {
+  TestKind kind = TestKind::Prompt;
+  int64_t n_tokens = 0;  // prompt length (pp) or generated tokens (tg)
+  int64_t depth = 0;
+  int threads = 1;
+  int64_t batch = 512;   // tg evals one token at a time: batch only fills the depth
+
+  // "pp512", "tg128", "pp512 @ d1024", as llama-bench names them.
+  std::string name() const;
+  // Tokens one measured repetition evaluates (the depth fill is not measured).
+  int64_t measured_tokens() const { return n_tokens; }
+  // Context the test needs: depth + its own tokens.
+  int64_t n_ctx() const { return depth + n_tokens; }
+};
+
+// Every combination, threads outermost, then batch, depth, pp tests, tg tests.
+// A tg test does not depend on the batch size, so it appears once per
+// (threads, depth), with the first batch size, instead of once per batch size.
+std::vector<TestCase> make_plan(const BenchParams& p);
+
+}  // namespace scout::bench

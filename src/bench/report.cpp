@@ -1,0 +1,214 @@
+#include "bench/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace scout::bench {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Columns a string takes in a terminal: UTF-8 code points ("±" is one).
+size_t display_width(const std::string& s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+struct Column {
+  explicit Column(std::string h, bool r = true) : header(std::move(h)), right(r) {}
+  std::string header;
+  bool right;  // numbers right-aligned, names left
+  std::vector<std::string> cells;
+};
+
+// Columns padded to their widest cell, with the alignment row markdown wants.
+std::string render_table(const std::vector<Column>& cols) {
+  std::vector<size_t> width;
+  for (const Column& c : cols) {
+    size_t w = std::max<size_t>(display_width(c.header), 3);
+    for (const std::string& s : c.cells) w = std::max(w, display_width(s));
+    width.push_back(w);
+  }
+  std::string out;
+  // One cell padded to its column (appends only: GCC 12 warns falsely on
+  // chains of string operator+ at -O3).
+  auto cell = [&](const std::string& s, size_t i) {
+    const size_t fill = width[i] - std::min(width[i], display_width(s));
+    out += ' ';
+    if (cols[i].right) out.append(fill, ' ');
+    out += s;
+    if (!cols[i].right) out.append(fill, ' ');
+    out += " |";
+  };
+  out += '|';
+  for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].header, i);
+  out += "\n|";
+  for (size_t i = 0; i < cols.size(); ++i) cell(std::string(width[i] - 1, '-') + (cols[i].right ? ':' : '-'), i);
+  out += '\n';
+  const size_t rows = cols.empty() ? 0 : cols[0].cells.size();
+  for (size_t r = 0; r < rows; ++r) {
+    out += '|';
+    for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].cells[r], i);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string binary_size_text(uint64_t b) {
+  if (b >= (uint64_t{1} << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1 << 30));
+  if (b >= (uint64_t{1} << 20)) return fmt::format("{:.2f} MiB", static_cast<double>(b) / (1 << 20));
+  return fmt::format("{:.2f} KiB", static_cast<double>(b) / 1024);
+}
+
+std::string mem_bw_markdown(const Report& rep) {
+  Column threads("threads"), buffer("buffer"), best("read GB/s (best)"), mean("mean ± sd");
+  for (const MemBwResult& m : rep.mem_bw) {
+    const Summary s = summarize(m.samples_gbps);
+    threads.cells.push_back(std::to_string(m.threads));
+    buffer.cells.push_back(binary_size_text(m.buffer_bytes));
+    best.cells.push_back(fmt::format("{:.2f}", m.best_gbps));
+    mean.cells.push_back(fmt::format("{:.2f} ± {:.2f}", s.mean, s.sd));
+  }
+  return render_table({threads, buffer, best, mean});
+}
+
+std::string tests_markdown(const Report& rep) {
+  const ModelSummary& m = *rep.model;
+  const bool any_tg = std::any_of(rep.tests.begin(), rep.tests.end(),
+                                  [](const TestResult& r) { return r.test.kind == TestKind::Generate; });
+  Column model{"model", false}, type{"type", false}, size{"size"}, params{"params (total / active)"},
+      backend{"backend", false}, threads{"threads"}, batch{"n_batch"}, test{"test"}, ts{"t/s"},
+      bpt{"weights/token"}, gbps{"GB/s"}, pct{"% mem-bw"};
+  for (const TestResult& r : rep.tests) {
+    model.cells.push_back(m.name);
+    type.cells.push_back(m.file_type);
+    size.cells.push_back(m.size_text);
+    params.cells.push_back(m.params_text);
+    backend.cells.push_back(rep.backend);
+    threads.cells.push_back(std::to_string(r.test.threads));
+    batch.cells.push_back(std::to_string(r.test.batch));
+    test.cells.push_back(r.test.name());
+    ts.cells.push_back(fmt::format("{:.2f} ± {:.2f}", r.ts.mean, r.ts.sd));
+    const bool tg = r.test.kind == TestKind::Generate;
+    bpt.cells.push_back(tg ? binary_size_text(m.active_bytes) : "");
+    gbps.cells.push_back(tg ? fmt::format("{:.2f}", weight_gbps(m, r)) : "");
+    const std::optional<double> peak = rep.mem_bw_gbps(r.test.threads);
+    pct.cells.push_back(tg && peak ? fmt::format("{:.1f}%", 100.0 * weight_gbps(m, r) / *peak) : "");
+  }
+  std::vector<Column> cols = {model, type, size, params, backend, threads};
+  if (rep.show_batch) cols.push_back(batch);
+  cols.insert(cols.end(), {test, ts});
+  if (any_tg) cols.insert(cols.end(), {bpt, gbps});
+  if (any_tg && !rep.mem_bw.empty()) cols.push_back(pct);
+  return render_table(cols);
+}
+
+json mem_bw_json(const MemBwResult& m, const std::string& backend) {
+  return {{"test", "mem-bw"}, {"backend", backend}, {"n_threads", m.threads}, {"buffer_bytes", m.buffer_bytes},
+          {"runs", m.samples_gbps.size()}, {"best_gb_per_s", m.best_gbps}, {"samples_gb_per_s", m.samples_gbps}};
+}
+
+json test_json(const Report& rep, const TestResult& r) {
+  const ModelSummary& m = *rep.model;
+  const bool tg = r.test.kind == TestKind::Generate;
+  json j = {{"model_filename", m.path},
+            {"model_name", m.name},
+            {"model_type", m.file_type},
+            {"model_size", m.size_bytes},
+            {"model_n_params", m.n_params},
+            {"model_n_params_active", m.n_params_active},
+            {"backend", rep.backend},
+            {"n_threads", r.test.threads},
+            {"n_batch", r.test.batch},
+            {"n_prompt", tg ? 0 : r.test.n_tokens},
+            {"n_gen", tg ? r.test.n_tokens : 0},
+            {"n_depth", r.test.depth},
+            {"test", r.test.name()},
+            {"repetitions", r.samples_ts.size()},
+            {"avg_ns", r.ns.mean},
+            {"stddev_ns", r.ns.sd},
+            {"avg_ts", r.ts.mean},
+            {"stddev_ts", r.ts.sd},
+            {"samples_ns", r.samples_ns},
+            {"samples_ts", r.samples_ts}};
+  // Fields every row has, null where they do not apply, so CSV columns line up.
+  j["weight_bytes_per_token"] = tg ? json(m.active_bytes) : json(nullptr);
+  j["weight_gb_per_s"] = tg ? json(weight_gbps(m, r)) : json(nullptr);
+  const std::optional<double> peak = rep.mem_bw_gbps(r.test.threads);
+  j["mem_bw_gb_per_s"] = peak ? json(*peak) : json(nullptr);
+  j["mem_bw_pct"] = tg && peak ? json(100.0 * weight_gbps(m, r) / *peak) : json(nullptr);
+  if (rep.expert_stats) j["expert_counts"] = r.expert_counts;
+  return j;
+}
+
+std::string csv_cell(const json& v) {
+  if (v.is_null()) return "";
+  if (v.is_array()) {  // samples: "a;b;c"
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ';';
+      s += csv_cell(v[i]);
+    }
+    return s;
+  }
+  if (!v.is_string()) return v.dump();
+  const std::string s = v.get<std::string>();
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';  // "" inside quotes
+    q += c;
+  }
+  q += '"';
+  return q;
+}
+
+}  // namespace
+
+std::optional<double> Report::mem_bw_gbps(int threads) const {
+  for (const MemBwResult& m : mem_bw)
+    if (m.threads == threads) return m.best_gbps;
+  return std::nullopt;
+}
+
+double weight_gbps(const ModelSummary& m, const TestResult& r) {
+  return static_cast<double>(m.active_bytes) * r.ts.mean / 1e9;
+}
+
+std::string to_markdown(const Report& rep) {
+  std::string out;
+  if (!rep.mem_bw.empty()) out += mem_bw_markdown(rep);
+  if (rep.model && !rep.tests.empty()) {
+    if (!out.empty()) out += '\n';
+    out += tests_markdown(rep);
+  }
+  return out;
+}
+
+json to_json(const Report& rep) {
+  json rows = json::array();
+  if (rep.model) {
+    for (const TestResult& r : rep.tests) rows.push_back(test_json(rep, r));
+  } else {
+    for (const MemBwResult& m : rep.mem_bw) rows.push_back(mem_bw_json(m, rep.backend));
+  }
+  return rows;
+}
+
+std::string to_csv(const Report& rep) {
+  const json rows = to_json(rep);
+  if (rows.empty()) return "";
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : rows[0].items())
+    if (k != "expert_counts") keys.push_back(k);
+  std::string out = fmt::format("{}\n", fmt::join(keys, ","));
+  for (const json& row : rows) {
+    std::vector<std::string> cells;
+    for (const std::string& k : keys) cells.push_back(csv_cell(row.contains(k) ? row[k] : json(nullptr)));
+    out += fmt::format("{}\n", fmt::join(cells, ","));
+  }
+  return out;
+}
+
+}  // namespace scout::bench

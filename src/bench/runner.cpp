@@ -1,0 +1,70 @@
+#include "bench/runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "runtime/session.h"
+
+namespace scout::bench {
+
+namespace {
+
+constexpr int64_t kGenWarmupTokens = 16;
+
+}  // namespace
+
+TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts) {
+  runtime::SessionOptions so;
+  so.n_ctx = static_cast<uint64_t>(test.n_ctx());
+  so.n_batch = static_cast<uint32_t>(test.batch);
+  so.n_threads = test.threads;
+  runtime::Session session(model, so);
+  std::optional<ExpertStats> stats;
+  if (opts.expert_stats) stats.emplace(model.hparams());
+
+  // One repetition of n tokens; returns the nanoseconds they took.
+  auto repetition = [&](int64_t n, bool measured) {
+    session.reset();
+    if (test.depth > 0) session.eval(tokens.draw(test.depth));
+    // Ids are drawn before the clock starts: only evaluation is timed.
+    const std::vector<int32_t> ids = tokens.draw(n);
+    if (measured && stats) session.set_expert_stats(&*stats);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (test.kind == TestKind::Prompt) {
+      session.eval(ids);
+    } else {
+      for (const int32_t& id : ids) session.eval({&id, 1});
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    session.set_expert_stats(nullptr);
+    return std::chrono::duration<double, std::nano>(t1 - t0).count();
+  };
+
+  spdlog::info("bench: {} with {} thread{}{}: warm-up + {} run{}", test.name(), test.threads,
+               test.threads == 1 ? "" : "s", test.kind == TestKind::Prompt ? fmt::format(", batch {}", test.batch) : "",
+               opts.repetitions, opts.repetitions == 1 ? "" : "s");
+  // The warm-up starts OpenMP's threads and fills caches and buffers (the
+  // weights are already paged in: page_in.h). A generation warm-up is short,
+  // as in llama-bench: token by token, a full one would cost as much as a
+  // measured run, and slow models make those long.
+  repetition(test.kind == TestKind::Prompt ? test.n_tokens : std::min<int64_t>(test.n_tokens, kGenWarmupTokens), false);
+
+  TestResult r;
+  r.test = test;
+  for (int i = 0; i < opts.repetitions; ++i) {
+    const double ns = repetition(test.n_tokens, true);
+    r.samples_ns.push_back(ns);
+    r.samples_ts.push_back(static_cast<double>(test.n_tokens) * 1e9 / ns);
+  }
+  r.ns = summarize(r.samples_ns);
+  r.ts = summarize(r.samples_ts);
+  if (stats) r.expert_counts = std::move(stats->counts);
+  spdlog::info("bench: {} with {} thread{}: {:.2f} ± {:.2f} t/s", test.name(), test.threads,
+               test.threads == 1 ? "" : "s", r.ts.mean, r.ts.sd);
+  return r;
+}
+
+}  // namespace scout::bench

@@ -1,0 +1,72 @@
+// A conversation's turns on one runtime::Session, reusing its KV cache: each
+// turn evaluates only what the conversation added since the last one.
+//
+// The session holds the tokens that were really evaluated, the reply tokens
+// as the model sampled them, not a re-tokenization of the reply text (the two
+// often differ, and re-tokenizing would make every turn look like a change).
+// A new turn that extends the held conversation (same system prompt, same
+// earlier messages) evaluates the template's close of the last reply, which
+// generate() sampled but did not evaluate (e.g. <|eot|>), then the new
+// messages and the assistant header. Anything else (an edited history, /load,
+// a context overflow) resets the session and evaluates the rendered
+// conversation from the start. When the conversation no longer fits, the
+// oldest exchanges are dropped (the system prompt stays) with a warning.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "chat/chat_template.h"
+#include "chat/conversation.h"
+#include "runtime/generate.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+
+namespace scout::chat {
+
+struct TurnStats {
+  size_t reused = 0;          // tokens kept in the session from earlier turns
+  size_t evaluated = 0;       // prompt tokens evaluated for this turn
+  bool full_prompt = false;   // the whole conversation was evaluated from the start
+  size_t dropped = 0;         // messages dropped to fit the context
+};
+
+class ChatSession {
+ public:
+  ChatSession(runtime::Session& session, const tokenizer::Tokenizer& tok, ChatTemplate tmpl)
+      : session_(session), tok_(tok), tmpl_(tmpl) {}
+
+  // Generates the assistant's reply to `conv`, whose last message is the
+  // user's, and appends it to conv (trimmed). May drop conv's oldest
+  // exchanges to make room. Throws std::runtime_error when the last message
+  // cannot fit the context (conv unchanged then).
+  runtime::GenerateResult respond(Conversation& conv, const runtime::GenerateOptions& opts,
+                                  const std::function<void(std::string_view)>& on_text = {});
+
+  // Forgets everything the session holds.
+  void reset();
+
+  const TurnStats& last_turn() const { return stats_; }
+  const std::vector<int32_t>& held_tokens() const { return held_; }
+  const ChatTemplate& chat_template() const { return tmpl_; }
+
+ private:
+  // The tokens that take the session from what it holds to `conv` plus the
+  // assistant header, when conv extends the held conversation.
+  std::optional<std::vector<int32_t>> extension(const Conversation& conv) const;
+  // Renders and encodes the whole conversation, dropping its oldest
+  // exchanges while it does not leave `room` tokens free.
+  std::vector<int32_t> fit_whole(Conversation& conv, uint64_t room);
+
+  runtime::Session& session_;
+  const tokenizer::Tokenizer& tok_;
+  ChatTemplate tmpl_;
+  std::vector<int32_t> held_;               // the tokens in the session, in order
+  std::optional<Conversation> held_conv_;   // the conversation they stand for
+  TurnStats stats_;
+};
+
+}  // namespace scout::chat

@@ -1,0 +1,145 @@
+// `scout batch`: many prompts through one loaded model, results as JSON lines.
+// Input: JSONL jobs, a text file (one prompt a line) or a directory of .txt
+// files (src/batch/job_source.h). Output: one object per job, in input order,
+// appended as each finishes so a rerun resumes where a killed run stopped
+// (src/batch/output_file.h).
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "batch/job_source.h"
+#include "batch/output_file.h"
+#include "batch/progress.h"
+#include "batch/runner.h"
+#include "cli/command.h"
+#include "cli/sampling_flags.h"
+#include "cli/size_arg.h"
+#include "models/model.h"
+
+namespace scout::cli {
+
+namespace {
+
+struct BatchOptions {
+  std::string model;
+  std::string input;
+  std::string output;
+  std::string input_format = "jsonl";
+  int64_t n_predict = 128;
+  int threads = 0;
+  std::string ctx;
+  uint32_t batch = 512;
+  std::string kv_type = "f16";
+  SamplingFlags sampling;
+  std::vector<std::string> stop;
+  std::string chat_template;
+  bool no_special = false;
+  bool resume = true;
+  bool sync = true;
+  int parallel = 1;
+};
+
+// The jobs still to do: every input job whose key is not in the output yet.
+std::vector<const batch::Job*> pending_jobs(const std::vector<batch::Job>& jobs, const batch::OutputFile& out) {
+  std::vector<const batch::Job*> todo;
+  for (const batch::Job& job : jobs)
+    if (!out.done().count(job.key())) todo.push_back(&job);
+  return todo;
+}
+
+void run(const BatchOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  if (o.parallel > 1)
+    spdlog::warn("--parallel {}: multi-sequence batching is not implemented yet; jobs run one at a time", o.parallel);
+
+  std::vector<batch::Job> jobs = batch::read_jobs(
+      o.input, o.input_format == "text" ? batch::InputFormat::Text : batch::InputFormat::Jsonl);
+  batch::mark_duplicate_ids(jobs);
+  batch::OutputFile out(o.output, o.resume, o.sync);
+  const std::vector<const batch::Job*> todo = pending_jobs(jobs, out);
+  if (todo.size() < jobs.size())
+    spdlog::info("resume: skipping {} done of {} ({} already in {})", jobs.size() - todo.size(), jobs.size(),
+                 out.done().size(), o.output);
+  if (todo.empty()) {
+    spdlog::info("nothing to do: all {} jobs are in {}", jobs.size(), o.output);
+    return;
+  }
+
+  const auto t_load = Clock::now();
+  const std::string path = o.model.empty() ? default_model_path() : o.model;
+  std::unique_ptr<Model> model = Model::load(path);
+  runtime::SessionOptions so;
+  const uint64_t model_ctx = model->hparams().context_length;
+  so.n_ctx = o.ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", o.ctx);
+  so.n_batch = o.batch;
+  so.n_threads = o.threads;
+  so.kv_type = o.kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+
+  batch::RunDefaults d;
+  d.max_tokens = o.n_predict;
+  d.sampler = sampler_params(o.sampling);
+  d.random_seed = o.sampling.seed < 0;
+  d.stop = o.stop;
+  d.parse_special = !o.no_special;
+  d.chat_template = o.chat_template;
+  batch::Runner runner(*model, so, d);
+  spdlog::info("batch: {} jobs on {} (context {}), loaded in {:.0f} ms", todo.size(), path, runner.n_ctx(),
+               std::chrono::duration<double, std::milli>(Clock::now() - t_load).count());
+
+  batch::Progress progress(todo.size(), isatty(STDERR_FILENO) != 0);
+  uint64_t errors = 0, tokens = 0;
+  const auto t0 = Clock::now();
+  for (const batch::Job* job : todo) {
+    const nlohmann::ordered_json result = runner.run(*job);
+    out.append(result);
+    const uint64_t n = result.value("completion_tokens", uint64_t{0});
+    if (result.contains("error")) ++errors;
+    tokens += n;
+    progress.job_done(n);
+  }
+  progress.finish();
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  spdlog::info("batch: {} done ({} errors), {} tokens generated in {:.1f} s ({:.1f} tok/s) -> {}", todo.size(), errors,
+               tokens, seconds, seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0, o.output);
+}
+
+}  // namespace
+
+void add_batch_command(CLI::App& app) {
+  auto o = std::make_shared<BatchOptions>();
+  CLI::App* cmd = app.add_subcommand("batch", "Run many prompts (JSONL, text lines or a directory of .txt) into a JSONL file");
+  cmd->add_option("-m,--model", o->model, "GGUF file (default: the embedded default model)");
+  cmd->add_option("-i,--input", o->input,
+                  "JSONL file, one {\"id\", \"prompt\" | \"messages\", [max_tokens, temperature, top_p, seed, stop]} a line; "
+                  "a text file with --input-format text; or a directory of .txt files (id = file name)")
+      ->required();
+  cmd->add_option("-o,--output", o->output, "results, one JSON object a line, appended as each job finishes")->required();
+  cmd->add_option("--input-format", o->input_format, "jsonl, or text: one prompt a line, id = the line number")
+      ->check(CLI::IsMember({"jsonl", "text"}));
+  cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate per job unless it sets max_tokens; -1: until "
+                                                  "end of generation or a full context")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
+  cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-c,--ctx-size", o->ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
+  cmd->add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
+  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  add_sampling_flags(cmd, o->sampling);
+  cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable), for jobs that set no \"stop\"");
+  cmd->add_option("--chat-template", o->chat_template,
+                  "format for \"messages\" jobs: llama4, llama3, llama2, chatml, mistral (default: the model's)");
+  cmd->add_flag("--no-special", o->no_special, "tokenize special-token text in prompts as plain text");
+  cmd->add_flag("--resume,!--no-resume", o->resume,
+                "skip jobs whose id is already in the output (default); --no-resume starts the output afresh");
+  cmd->add_flag("--sync,!--no-sync", o->sync, "fdatasync the output after each result (default: on)");
+  cmd->add_option("--parallel", o->parallel,
+                  "sequences at once; only 1 is implemented (no multi-sequence batching yet): larger values "
+                  "warn and run jobs one at a time")
+      ->check(CLI::Range(1, 1024));
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace scout::cli

@@ -1,0 +1,184 @@
+// `scout bench`: prompt-processing and generation speed, like llama-bench,
+// plus the memory-bandwidth view of generation and, on request, the machine's
+// read bandwidth and the experts' routing counts. Results go to stdout
+// (markdown, JSON or CSV), progress to stderr.
+#include <omp.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <numeric>
+#include <stdexcept>
+
+#include "bench/expert_report.h"
+#include "bench/list_arg.h"
+#include "bench/mem_bw.h"
+#include "bench/page_in.h"
+#include "bench/plan.h"
+#include "bench/report.h"
+#include "bench/runner.h"
+#include "bench/token_pool.h"
+#include "cli/command.h"
+#include "cli/human.h"
+#include "cli/size_arg.h"
+#include "models/model.h"
+#include "scout/model_info.h"
+
+namespace scout::cli {
+
+namespace {
+
+// Token ids are the same on every run, so results compare across builds.
+constexpr uint64_t kTokenSeed = 1234;
+
+struct BenchOptions {
+  std::string model;
+  std::string prompts = "512";
+  std::string gens = "128";
+  std::string threads;  // default: OpenMP's thread count (all cores)
+  std::string batches = "512";
+  std::string depths = "0";
+  int repetitions = 5;
+  std::string output = "md";
+  bool mem_bw = false;
+  std::string mem_bw_size;
+  bool expert_stats = false;
+};
+
+std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
+  try {
+    return bench::parse_int_list(flag, text, min, max);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+}
+
+bench::BenchParams parse_params(const BenchOptions& o) {
+  constexpr int64_t kMaxTokens = int64_t{1} << 24;
+  bench::BenchParams p;
+  p.threads = list_arg("-t", o.threads.empty() ? std::to_string(omp_get_max_threads()) : o.threads, 1, 1024);
+  p.batches = list_arg("-b", o.batches, 1, 65536);
+  p.prompts = list_arg("-p", o.prompts, 0, kMaxTokens);
+  p.gens = list_arg("-n", o.gens, 0, kMaxTokens);
+  p.depths = list_arg("-d", o.depths, 0, kMaxTokens);
+  p.repetitions = o.repetitions;
+  return p;
+}
+
+bench::ModelSummary summarize_model(const ModelInfo& info) {
+  bench::ModelSummary m;
+  m.path = info.path;
+  m.name = info.name.empty() ? std::filesystem::path(info.path).filename().string() : info.name;
+  m.file_type = info.file_type;
+  m.size_bytes = info.total_bytes;
+  m.n_params = info.total_params;
+  m.n_params_active = info.active_params;
+  m.active_bytes = info.active_bytes;
+  m.size_text = human_bytes(info.total_bytes);
+  m.params_text = fmt::format("{} / {}", human_count(info.total_params), human_count(info.active_params));
+  return m;
+}
+
+// The routing counts of every measured run, summed over the tests.
+std::string expert_summary(const bench::Report& rep, uint32_t n_expert_used) {
+  bench::ExpertCounts all;
+  int64_t tokens = 0;
+  for (const bench::TestResult& r : rep.tests) {
+    bench::accumulate(all, r.expert_counts);
+    tokens += r.test.n_tokens * static_cast<int64_t>(r.samples_ts.size());
+  }
+  return bench::expert_histogram(
+      all, fmt::format("expert routing in the measured runs: {} tokens, top-{} (each layer's counts sum to {})", tokens,
+                       n_expert_used, tokens * n_expert_used));
+}
+
+void bench_command(const BenchOptions& o, CLI::App* cmd) {
+  const bench::BenchParams params = parse_params(o);
+  // --mem-bw alone measures the machine only; with -m, both.
+  const bool with_model = !o.mem_bw || cmd->count("--model") > 0;
+  bench::Report rep;
+  rep.expert_stats = o.expert_stats;
+  rep.show_batch = params.batches != std::vector<int64_t>{512};
+
+  const std::vector<bench::TestCase> plan = bench::make_plan(params);
+  if (with_model && plan.empty()) throw UsageError("nothing to measure: every -p and -n is 0");
+  if (o.expert_stats && !with_model) throw UsageError("--expert-stats needs a model (-m)");
+
+  // Checked before the bandwidth test, which takes a while.
+  std::unique_ptr<Model> model;
+  ModelInfo info;
+  if (with_model) {
+    const std::string path = o.model.empty() ? default_model_path() : o.model;
+    info = inspect_model(path);
+    if (o.expert_stats && info.n_expert == 0)
+      throw std::runtime_error(path + ": --expert-stats: the model has no routed experts");
+    model = Model::load(path);
+    rep.model = summarize_model(info);
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t bytes = bench::page_in_weights(model->file());
+    spdlog::info("bench: {} of weights paged in ({:.2f} s)", human_bytes(bytes),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  if (o.mem_bw) {
+    const uint64_t bytes = o.mem_bw_size.empty() ? bench::default_mem_bw_bytes()
+                                                 : parse_size_arg("--mem-bw-size", o.mem_bw_size);
+    if (bytes < 4096) throw UsageError("--mem-bw-size: at least 4K");
+    rep.mem_bw = bench::measure_read_bandwidth(params.threads, bytes);
+  }
+
+  if (model) {
+    bench::TokenPool tokens(model->file(), model->hparams().n_vocab, kTokenSeed);
+    bench::RunnerOptions ro;
+    ro.repetitions = params.repetitions;
+    ro.expert_stats = o.expert_stats;
+    for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
+  }
+
+  if (o.output == "json") {
+    fmt::print("{}\n", bench::to_json(rep).dump(2));
+  } else if (o.output == "csv") {
+    fmt::print("{}", bench::to_csv(rep));
+  } else {
+    fmt::print("{}", bench::to_markdown(rep));
+  }
+  if (o.expert_stats) {
+    // Beside a table it is more output; beside JSON or CSV it would break
+    // their format, so it goes to stderr (JSON has the counts per row).
+    const std::string text = expert_summary(rep, info.n_expert_used);
+    if (o.output == "md") fmt::print("\n{}", text);
+    else fmt::print(stderr, "{}", text);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Measure prompt processing (pp) and generation (tg) speed, like llama-bench; lists give one row each");
+  cmd->add_option("-m,--model", o->model, "GGUF file (default: the embedded default model; none with --mem-bw alone)");
+  cmd->add_option("-p,--n-prompt", o->prompts, "prompt lengths, comma-separated; 0: no pp test")->capture_default_str();
+  cmd->add_option("-n,--n-gen", o->gens, "generated token counts, comma-separated; 0: no tg test")->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "CPU thread counts, comma-separated (default: all cores)");
+  cmd->add_option("-b,--batch-size", o->batches, "prompt tokens per forward pass, comma-separated")->capture_default_str();
+  cmd->add_option("-d,--n-depth", o->depths, "tokens already in the cache before each test, comma-separated")
+      ->capture_default_str();
+  cmd->add_option("-r,--repetitions", o->repetitions, "measured runs per test (after one warm-up run)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", o->output, "result format on stdout")
+      ->check(CLI::IsMember({"md", "json", "csv"}))
+      ->capture_default_str();
+  cmd->add_flag("--mem-bw", o->mem_bw, "measure the machine's memory read bandwidth per thread count (-m too: both)");
+  cmd->add_option("--mem-bw-size", o->mem_bw_size, "buffer for --mem-bw: 256M, 2G (default: max(1G, 4 x L3))");
+  cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
+  cmd->callback([o, cmd] { bench_command(*o, cmd); });
+}
+
+}  // namespace scout::cli
