@@ -95,6 +95,30 @@ TEST(SpmTokenizer, RoundTripOnAWrittenVocabulary) {
   }
 }
 
+TEST(SpmTokenizer, LoadsATokenizerModelProtobufFile) {
+  if (!have_shared()) GTEST_SKIP() << "needs ../shared";
+  // A tokenizer.model file is the same ModelProto: write one from the GGUF
+  // vocabulary and check both tokenizers agree.
+  auto file = gguf::GgufFile::open(shared_dir() + "/testdata/vocab/ggml-vocab-llama-spm.gguf");
+  auto from_gguf = SpmTokenizer::from_gguf(file);
+  SpmVocab v;
+  v.pieces = file.find("tokenizer.ggml.tokens")->strings();
+  const gguf::Value* scores = file.find("tokenizer.ggml.scores");
+  const gguf::Value* types = file.find("tokenizer.ggml.token_type");
+  for (size_t i = 0; i < v.pieces.size(); ++i) {
+    v.scores.push_back(static_cast<float>(scores->float_at(i)));
+    v.types.push_back(static_cast<int32_t>(types->int_at(i)));
+  }
+  scout::test::TempDir tmp;
+  const std::string proto = serialize_spm_model(v, true);
+  scout::test::write_file(tmp.path("tokenizer.model"), std::vector<uint8_t>(proto.begin(), proto.end()));
+  auto from_model = SpmTokenizer::from_model_file(tmp.path("tokenizer.model"));
+  EXPECT_EQ(from_model->n_vocab(), 32000u);
+  for (const char* text : {"Hello world", " leading space", "1234 numbers", "ünïcödé 中文 🙂"})
+    EXPECT_EQ(from_model->encode(text, true, false), from_gguf->encode(text, true, false)) << text;
+  EXPECT_THROW(SpmTokenizer::from_model_file(tmp.path("missing.model")), std::runtime_error);
+}
+
 TEST(SpmTokenizer, SpecialTokensOnlyWhenAsked) {
   if (!have_shared()) GTEST_SKIP() << "needs ../shared";
   auto file = gguf::GgufFile::open(shared_dir() + "/testdata/vocab/ggml-vocab-llama-spm.gguf");
