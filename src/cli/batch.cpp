@@ -37,7 +37,7 @@ struct BatchOptions {
   SamplingFlags sampling;
   std::vector<std::string> stop;
   std::string chat_template;
-  bool no_special = false;
+  bool special = false;
   bool resume = true;
   bool sync = true;
   int parallel = 1;
@@ -84,7 +84,7 @@ void run(const BatchOptions& o) {
   d.sampler = sampler_params(o.sampling);
   d.random_seed = o.sampling.seed < 0;
   d.stop = o.stop;
-  d.parse_special = !o.no_special;
+  d.parse_special = o.special;
   d.chat_template = o.chat_template;
   batch::Runner runner(*model, so, d);
   spdlog::info("batch: {} jobs on {} (context {}), loaded in {:.0f} ms", todo.size(), path, runner.n_ctx(),
@@ -131,7 +131,7 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable), for jobs that set no \"stop\"");
   cmd->add_option("--chat-template", o->chat_template,
                   "format for \"messages\" jobs: llama4, llama3, llama2, chatml, mistral (default: the model's)");
-  cmd->add_flag("--no-special", o->no_special, "tokenize special-token text in prompts as plain text");
+  cmd->add_flag("--special", o->special, "parse special-token text in prompts into those tokens (messages always do)");
   cmd->add_flag("--resume,!--no-resume", o->resume,
                 "skip jobs whose id is already in the output (default); --no-resume starts the output afresh");
   cmd->add_flag("--sync,!--no-sync", o->sync, "fdatasync the output after each result (default: on)");

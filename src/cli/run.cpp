@@ -37,7 +37,7 @@ struct RunOptions {
   std::string kv_type = "f16";
   SamplingFlags sampling;
   std::vector<std::string> stop;
-  bool no_special = false;
+  bool special = false;
   bool show_special = false;
   bool ignore_eos = false;
   bool truncate = false;
@@ -100,7 +100,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
       o.chat ? std::optional(chat::ChatTemplate::for_model(model->file(), o.chat_template)) : std::nullopt;
   if (tmpl) tok = chat::stop_at_turn_end(std::move(tok), *tmpl);
   std::vector<int32_t> ids = tmpl ? chat::encode_chat_text(*tok, tmpl->render(chat::single_turn(o.system, prompt)))
-                                  : tok->encode(prompt, tok->add_bos(), !o.no_special);
+                                  : tok->encode(prompt, tok->add_bos(), o.special);
   if (ids.empty()) throw std::runtime_error("the prompt is empty and the vocabulary adds no BOS token: nothing to start from");
   fit_prompt(ids, session.n_ctx(), o, tok->bos());
 
@@ -157,7 +157,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
   add_sampling_flags(cmd, o->sampling);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable); it is not printed");
-  cmd->add_flag("--no-special", o->no_special, "tokenize special-token text in the prompt as plain text");
+  cmd->add_flag("--special", o->special,
+                "parse special-token text in the prompt (\"<|eot|>\") into those tokens; --chat always does");
   cmd->add_flag("--show-special", o->show_special, "print special tokens' text in the output");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
   cmd->add_flag("--truncate", o->truncate, "drop the start of a prompt too long for the context instead of failing");
