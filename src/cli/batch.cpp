@@ -16,6 +16,7 @@
 #include "batch/progress.h"
 #include "batch/runner.h"
 #include "cli/command.h"
+#include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
@@ -72,12 +73,8 @@ void run(const BatchOptions& o) {
   const auto t_load = Clock::now();
   const std::string path = o.model.empty() ? default_model_path() : o.model;
   std::unique_ptr<Model> model = Model::load(path);
-  runtime::SessionOptions so;
-  const uint64_t model_ctx = model->hparams().context_length;
-  so.n_ctx = o.ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", o.ctx);
-  so.n_batch = o.batch;
-  so.n_threads = o.threads;
-  so.kv_type = o.kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+  const runtime::SessionOptions so =
+      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
 
   batch::RunDefaults d;
   d.max_tokens = o.n_predict;

@@ -23,6 +23,7 @@
 #include "chat/line_reader.h"
 #include "chat/turn_end_tokenizer.h"
 #include "cli/command.h"
+#include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
@@ -223,12 +224,8 @@ void run_chat(const ChatOptions& o) {
   std::unique_ptr<tokenizer::Tokenizer> tok =
       chat::stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model->file()), tmpl);
 
-  const uint64_t model_ctx = model->hparams().context_length;
-  runtime::SessionOptions so;
-  so.n_ctx = o.ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", o.ctx);
-  so.n_batch = o.batch;
-  so.n_threads = o.threads;
-  so.kv_type = o.kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+  const runtime::SessionOptions so =
+      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
   runtime::Session session(*model, so);
 
   const bool interactive = isatty(STDIN_FILENO);

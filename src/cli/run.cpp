@@ -15,6 +15,7 @@
 #include "chat/chat_template.h"
 #include "chat/turn_end_tokenizer.h"
 #include "cli/command.h"
+#include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
@@ -86,12 +87,8 @@ void run(const RunOptions& o, CLI::App* cmd) {
   std::unique_ptr<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::from_gguf(model->file());
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t_load).count();
 
-  const uint64_t model_ctx = model->hparams().context_length;
-  runtime::SessionOptions so;
-  so.n_ctx = o.ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", o.ctx);
-  so.n_batch = o.batch;
-  so.n_threads = o.threads;
-  so.kv_type = o.kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+  const runtime::SessionOptions so =
+      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
   runtime::Session session(*model, so);
 
   // --chat: the prompt is the user's message in the model's chat format; the
