@@ -21,6 +21,7 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   so.n_ctx = static_cast<uint64_t>(test.n_ctx());
   so.n_batch = static_cast<uint32_t>(test.batch);
   so.n_threads = test.threads;
+  so.quantize_activations = !opts.exact;
   runtime::Session session(model, so);
   std::optional<ExpertStats> stats;
   if (opts.expert_stats) stats.emplace(model.hparams());

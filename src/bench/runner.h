@@ -27,6 +27,7 @@ struct TestResult {
 struct RunnerOptions {
   int repetitions = 5;
   bool expert_stats = false;
+  bool exact = false;  // f32 dot products on dequantized weights (SessionOptions)
 };
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts);

@@ -31,10 +31,7 @@ struct BatchOptions {
   std::string output;
   std::string input_format = "jsonl";
   int64_t n_predict = 128;
-  int threads = 0;
-  std::string ctx;
-  uint32_t batch = 512;
-  std::string kv_type = "f16";
+  SessionFlags session;
   SamplingFlags sampling;
   std::vector<std::string> stop;
   std::string chat_template;
@@ -74,7 +71,7 @@ void run(const BatchOptions& o) {
   const std::string path = o.model.empty() ? default_model_path() : o.model;
   std::unique_ptr<Model> model = Model::load(path);
   const runtime::SessionOptions so =
-      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
+      o.session.options(model->hparams().context_length);
 
   batch::RunDefaults d;
   d.max_tokens = o.n_predict;
@@ -120,10 +117,7 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate per job unless it sets max_tokens; -1: until "
                                                   "end of generation or a full context")
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
-  cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("-c,--ctx-size", o->ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
-  cmd->add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
-  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable), for jobs that set no \"stop\"");
   cmd->add_option("--chat-template", o->chat_template,

@@ -47,6 +47,7 @@ struct BenchOptions {
   bool mem_bw = false;
   std::string mem_bw_size;
   bool expert_stats = false;
+  bool exact = false;
 };
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
@@ -136,6 +137,7 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     bench::RunnerOptions ro;
     ro.repetitions = params.repetitions;
     ro.expert_stats = o.expert_stats;
+    ro.exact = o.exact;
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
   }
 
@@ -177,6 +179,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--mem-bw", o->mem_bw, "measure the machine's memory read bandwidth per thread count (-m too: both)");
   cmd->add_option("--mem-bw-size", o->mem_bw_size, "buffer for --mem-bw: 256M, 2G (default: max(1G, 4 x L3))");
+  cmd->add_flag("--exact", o->exact, "measure f32 dot products on dequantized weights (no 8-bit activations)");
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }

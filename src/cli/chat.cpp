@@ -40,10 +40,7 @@ struct ChatOptions {
   std::string system;
   std::string chat_template;
   int64_t n_predict = 512;
-  int threads = 0;
-  std::string ctx;
-  uint32_t batch = 512;
-  std::string kv_type = "f16";
+  SessionFlags session;
   SamplingFlags sampling;
 };
 
@@ -225,7 +222,7 @@ void run_chat(const ChatOptions& o) {
       chat::stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model->file()), tmpl);
 
   const runtime::SessionOptions so =
-      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
+      o.session.options(model->hparams().context_length);
   runtime::Session session(*model, so);
 
   const bool interactive = isatty(STDIN_FILENO);
@@ -245,10 +242,7 @@ void add_chat_command(CLI::App& app) {
                   "chat format: llama4, llama3, llama2, chatml, mistral (default: from the model)");
   cmd->add_option("-n,--n-predict", o->n_predict, "most tokens per reply; -1: until end of turn or a full context")
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
-  cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("-c,--ctx-size", o->ctx, "context length: 4096, 128K (default: the model's, at most 8192)");
-  cmd->add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
-  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
   cmd->callback([o] { run_chat(*o); });
 }

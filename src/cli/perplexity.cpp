@@ -36,6 +36,7 @@ struct PerplexityOptions {
   uint32_t ctx = 512;
   uint32_t batch = 512;
   int threads = 0;
+  bool exact = false;
   size_t chunks = 0;
   std::string kl_base;
   bool kl = false;
@@ -67,6 +68,7 @@ std::unique_ptr<runtime::Session> make_session(const Loaded& l, const Perplexity
   so.n_ctx = n_ctx;
   so.n_batch = o.batch;
   so.n_threads = o.threads;
+  so.quantize_activations = !o.exact;
   return std::make_unique<runtime::Session>(*l.model, so);
 }
 
@@ -253,6 +255,7 @@ void add_perplexity_command(CLI::App& app) {
       ->check(CLI::Range(4u, 1u << 24));
   cmd->add_option("-b,--batch-size", o->batch, "tokens per forward pass")->check(CLI::Range(1u, 65536u));
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_flag("--exact", o->exact, "multiply quantized weights in f32 (no 8-bit activation rounding)");
   cmd->add_option("--chunks", o->chunks, "score at most this many windows; 0: all");
   cmd->add_option("--kl-divergence-base", o->kl_base,
                   "without --kl-divergence: save this model's next-token distributions to FILE "

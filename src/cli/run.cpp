@@ -32,10 +32,7 @@ struct RunOptions {
   std::string prompt;
   std::string prompt_file;
   int64_t n_predict = 128;
-  int threads = 0;
-  std::string ctx;
-  uint32_t batch = 512;
-  std::string kv_type = "f16";
+  SessionFlags session;
   SamplingFlags sampling;
   std::vector<std::string> stop;
   bool special = false;
@@ -88,7 +85,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t_load).count();
 
   const runtime::SessionOptions so =
-      session_options(o.ctx, o.batch, o.threads, o.kv_type, model->hparams().context_length);
+      o.session.options(model->hparams().context_length);
   runtime::Session session(*model, so);
 
   // --chat: the prompt is the user's message in the model's chat format; the
@@ -148,10 +145,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
   cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate; -1: until end of generation or a full context")
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
-  cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("-c,--ctx-size", o->ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
-  cmd->add_option("-b,--batch-size", o->batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
-  cmd->add_option("--kv-type", o->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable); it is not printed");
   cmd->add_flag("--special", o->special,

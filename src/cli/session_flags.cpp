@@ -6,14 +6,24 @@
 
 namespace scout::cli {
 
-runtime::SessionOptions session_options(const std::string& ctx, uint32_t batch, int threads,
-                                        const std::string& kv_type, uint64_t model_ctx) {
+runtime::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
   runtime::SessionOptions so;
   so.n_ctx = ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", ctx);
   so.n_batch = batch;
   so.n_threads = threads;
   so.kv_type = kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+  so.quantize_activations = !exact;
   return so;
+}
+
+void add_session_flags(CLI::App* cmd, SessionFlags& f) {
+  cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-c,--ctx-size", f.ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
+  cmd->add_option("-b,--batch-size", f.batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
+  cmd->add_option("--kv-type", f.kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_flag("--exact", f.exact,
+                "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
+                "no activation rounding");
 }
 
 }  // namespace scout::cli

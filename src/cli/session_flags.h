@@ -1,6 +1,9 @@
 // The session settings the generating subcommands (run, chat, batch) share:
-// one place for the default context rule and the flag-to-option mapping.
+// one place for their flags, the default context rule and the mapping to
+// runtime::SessionOptions.
 #pragma once
+
+#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <string>
@@ -9,8 +12,18 @@
 
 namespace scout::cli {
 
-// ctx empty: the model's context length, at most 8192. kv_type "f16" or "f32".
-runtime::SessionOptions session_options(const std::string& ctx, uint32_t batch, int threads,
-                                        const std::string& kv_type, uint64_t model_ctx);
+struct SessionFlags {
+  std::string ctx;            // empty: the model's context length, at most 8192
+  uint32_t batch = 512;
+  int threads = 0;
+  std::string kv_type = "f16";
+  bool exact = false;         // f32 dot products on dequantized weights
+
+  runtime::SessionOptions options(uint64_t model_ctx) const;
+};
+
+// Adds -t, -c, -b, --kv-type and --exact to cmd, bound to f (which must
+// outlive the parse).
+void add_session_flags(CLI::App* cmd, SessionFlags& f);
 
 }  // namespace scout::cli

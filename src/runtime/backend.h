@@ -67,6 +67,7 @@ class Backend {
 };
 
 // n_threads <= 0: OpenMP's default (all cores, or OMP_NUM_THREADS).
-std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0);
+// quantize_activations: see SessionOptions.
+std::unique_ptr<Backend> make_cpu_backend(int n_threads = 0, bool quantize_activations = true);
 
 }  // namespace scout::runtime

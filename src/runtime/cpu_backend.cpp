@@ -112,7 +112,8 @@ float* thread_buffer(std::vector<float>& buf, size_t n) {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int n_threads) : n_threads_(n_threads > 0 ? n_threads : omp_get_max_threads()) {}
+  CpuBackend(int n_threads, bool quantize_activations)
+      : n_threads_(n_threads > 0 ? n_threads : omp_get_max_threads()), quantize_activations_(quantize_activations) {}
 
   std::string name() const override { return "cpu"; }
 
@@ -225,6 +226,7 @@ class CpuBackend final : public Backend {
   int threads_for(int64_t work) const { return static_cast<int>(std::clamp<int64_t>(work, 1, n_threads_)); }
 
   int n_threads_;
+  bool quantize_activations_;
 };
 
 // Flash-style attention: for each kv head and each tile of queries, stream the
@@ -349,6 +351,8 @@ void CpuBackend::attention(const float* q, const int32_t* pos, int64_t n_rows, c
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, bool quantize_activations) {
+  return std::make_unique<CpuBackend>(n_threads, quantize_activations);
+}
 
 }  // namespace scout::runtime

@@ -19,6 +19,10 @@ struct SessionOptions {
   uint32_t n_batch = 512;    // tokens per forward pass
   KvType kv_type = KvType::F16;
   int n_threads = 0;         // 0: OpenMP's default
+  // Quantized weights are multiplied against activations rounded to 8 bits
+  // per block (as llama.cpp does; fast integer dot products). false: dequantize
+  // to f32 and multiply exactly (`--exact`, how the oracle's exact logits are met).
+  bool quantize_activations = true;
 };
 
 class Session {
