@@ -11,6 +11,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/quant_dot.h"
 #include "runtime/backend.h"
 #include "tensor/dequant.h"
 
@@ -113,11 +115,17 @@ float* thread_buffer(std::vector<float>& buf, size_t n) {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(int n_threads, bool quantize_activations)
-      : n_threads_(n_threads > 0 ? n_threads : omp_get_max_threads()), quantize_activations_(quantize_activations) {}
+      : n_threads_(n_threads > 0 ? n_threads : omp_get_max_threads()),
+        quantize_activations_(quantize_activations),
+        level_(kernels::cpu_level()) {}
 
   std::string name() const override { return "cpu"; }
 
   void matmul(const WeightView& w, const float* x, float* y, int64_t n_rows) override {
+    if (const kernels::QuantDot* qd = quantize_activations_ ? kernels::quant_dot(w.type, level_) : nullptr) {
+      matmul_quantized(w, *qd, x, y, n_rows);
+      return;
+    }
     // Rows per tile: enough to reuse each activation row from L1 several times,
     // few enough that the dequantized tile stays in L2.
     constexpr int64_t kTile = 16;
@@ -147,6 +155,36 @@ class CpuBackend final : public Backend {
           }
         for (; t < n_rows; ++t)
           for (int64_t r = r0; r < r1; ++r) y[t * n_out + r] = dot(rows + (r - r0) * n_in, x + t * n_in, n_in);
+      }
+    }
+  }
+
+  // Integer dot products against 8-bit activations (kernels/cpu/quant_dot.h):
+  // the batch is quantized once, then each thread takes tiles of weight rows
+  // and multiplies every row against up to kMaxActRows activation rows at a
+  // time, so each weight block is unpacked once per group of tokens.
+  void matmul_quantized(const WeightView& w, const kernels::QuantDot& qd, const float* x, float* y,
+                        int64_t n_rows) {
+    constexpr int64_t kTile = 16;  // rows per work item: 64 bytes of y per token, no false sharing
+    const int64_t n_in = w.n_in, n_out = w.n_out;
+    const size_t act_bytes = kernels::act_row_bytes(qd.act, n_in);
+    if (act_.size() < act_bytes * n_rows) act_.resize(act_bytes * n_rows);
+    uint8_t* act = act_.data();
+#pragma omp parallel for num_threads(threads_for(n_rows * n_in / 16384)) schedule(static)
+    for (int64_t t = 0; t < n_rows; ++t) kernels::quantize_activations(qd.act, x + t * n_in, act + t * act_bytes, n_in);
+
+    const int64_t n_tiles = (n_out + kTile - 1) / kTile;
+#pragma omp parallel for num_threads(std::min(threads_for(n_tiles), threads_for(n_rows * n_out * n_in / kMinWork))) \
+    schedule(static)
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
+      for (int64_t t = 0; t < n_rows; t += kernels::kMaxActRows) {
+        const int na = static_cast<int>(std::min<int64_t>(kernels::kMaxActRows, n_rows - t));
+        for (int64_t r = r0; r < r1; ++r) {
+          float o[kernels::kMaxActRows];
+          qd.fn(n_in, w.row(r), act + t * act_bytes, act_bytes, na, o);
+          for (int k = 0; k < na; ++k) y[(t + k) * n_out + r] = o[k];
+        }
       }
     }
   }
@@ -227,6 +265,8 @@ class CpuBackend final : public Backend {
 
   int n_threads_;
   bool quantize_activations_;
+  kernels::CpuLevel level_;
+  std::vector<uint8_t> act_;  // the quantized activations of the current matmul
 };
 
 // Flash-style attention: for each kv head and each tile of queries, stream the

@@ -44,6 +44,26 @@ std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
   return t;
 }
 
+// RMS of (ours - ref) over RMS of ref, all positions and logits; and how
+// many positions have the same argmax.
+void q8_agreement(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t n_vocab,
+                  double& rel_rms, int& argmax_same) {
+  double se = 0, ss = 0;
+  argmax_same = 0;
+  for (size_t t = 0; t < ref.size(); ++t) {
+    size_t a = 0, b = 0;
+    for (size_t i = 0; i < n_vocab; ++i) {
+      const double d = ours[t * n_vocab + i] - ref[t][i];
+      se += d * d;
+      ss += ref[t][i] * ref[t][i];
+      if (ours[t * n_vocab + i] > ours[t * n_vocab + a]) a = i;
+      if (ref[t][i] > ref[t][b]) b = i;
+    }
+    argmax_same += a == b;
+  }
+  rel_rms = std::sqrt(se / ss);
+}
+
 double max_diff(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t first_pos,
                 size_t n_vocab) {
   double m = 0;
@@ -79,6 +99,7 @@ TEST_P(ForwardVsReference, AllPositionsMatch) {
   runtime::SessionOptions opts;
   opts.kv_type = runtime::KvType::F32;
   opts.n_batch = 5;
+  opts.quantize_activations = false;  // the reference's math exactly
   runtime::Session batched(*model, opts);
   const double err_batched = max_diff(batched.eval(tokens, true), want, 0, V);
 
@@ -90,15 +111,28 @@ TEST_P(ForwardVsReference, AllPositionsMatch) {
     err_decode = std::max(err_decode, max_diff(decode.eval(std::span(tokens).subspan(t, 1)), want, t, V));
 
   // The default f16 cache: same math, values rounded to half precision.
-  runtime::Session half(*model, runtime::SessionOptions{});
+  runtime::SessionOptions half_opts;
+  half_opts.quantize_activations = false;
+  runtime::Session half(*model, half_opts);
   const double err_half = max_diff(half.eval(tokens, true), want, 0, V);
 
+  // The default fast path: 8-bit activations in integer dot products. Close
+  // to the reference, not equal (a rounded router input can pick another expert).
+  runtime::Session q8(*model, runtime::SessionOptions{});
+  double q8_rel_rms;
+  int q8_argmax_same;
+  q8_agreement(q8.eval(tokens, true), want, V, q8_rel_rms, q8_argmax_same);
+
   const double ours_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("[fwd-vs-ref] %s: max |diff| batched %.2e, decode %.2e, f16 kv %.2e (reference %.2f s, ours x3 %.2f s)\n",
-              v.name.c_str(), err_batched, err_decode, err_half, ref_s, ours_s);
+  std::printf(
+      "[fwd-vs-ref] %s: max |diff| batched %.2e, decode %.2e, f16 kv %.2e; 8-bit activations: rel rms %.4f, "
+      "argmax %d/%zu (reference %.2f s, ours x4 %.2f s)\n",
+      v.name.c_str(), err_batched, err_decode, err_half, q8_rel_rms, q8_argmax_same, tokens.size(), ref_s, ours_s);
   EXPECT_LT(err_batched, v.tol);
   EXPECT_LT(err_decode, v.tol);
   EXPECT_LT(err_half, 0.05);
+  EXPECT_LT(q8_rel_rms, 0.05);
+  EXPECT_GE(q8_argmax_same, static_cast<int>(0.9 * tokens.size()));
 }
 
 const json kQuantDims = {{"d_model", 256}, {"n_head", 4}, {"head_dim", 64}, {"expert_ff", 256}, {"dense_ff", 256},
@@ -128,11 +162,15 @@ INSTANTIATE_TEST_SUITE_P(
         Variant{"llama_mixtral_q4_K", with(kQuantDims, {{"arch", "llama"}, {"weight_type", "q4_K"}}), 2e-3}),
     [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
 
-// Logits must not depend on how the input is cut into batches.
-TEST(BatchIndependence, Batch1Vs7Vs512) {
+// Logits must not depend on how the input is cut into batches, with float
+// weights or with quantized weights against 8-bit activations.
+class BatchIndependence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BatchIndependence, Batch1Vs7Vs512) {
   test::TempDir dir;
   const std::string path = dir.path("m.gguf");
-  maker::make_model(maker::parse_model_config(with(base_config(), {{"chunk_size", 16}})), 3, path);
+  maker::make_model(maker::parse_model_config(with(base_config(), {{"chunk_size", 16}, {"weight_type", GetParam()}})),
+                    3, path);
   const auto model = Model::load(path);
   const std::vector<int32_t> tokens = random_tokens(60, model->hparams().n_vocab, 5);
   std::vector<std::vector<float>> out;
@@ -149,6 +187,8 @@ TEST(BatchIndependence, Batch1Vs7Vs512) {
     EXPECT_LT(m, 1e-4) << "batch variant " << k;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(WeightTypes, BatchIndependence, ::testing::Values("f32", "q8_0"));
 
 }  // namespace
 }  // namespace scout

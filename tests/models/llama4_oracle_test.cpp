@@ -1,7 +1,10 @@
 // The forward pass against the external oracle (shared/testdata/README.md):
-// teacher-forced over llama.cpp's greedy continuation, our logits must match
-// the exact-f32 reference's top ten within 0.1 at every step and our argmax
-// must equal llama.cpp's token wherever its margin is clear.
+// teacher-forced over llama.cpp's greedy continuation. Computing exactly
+// (f16 files, or --exact on quantized ones) our logits must match the
+// exact-f32 reference's top ten within 0.1 at every step and our argmax must
+// equal llama.cpp's token wherever its margin is clear. With 8-bit activations
+// (the default on quantized files, as llama.cpp) the README's statistical rule
+// holds: argmax = llama.cpp's on >= 80% of the steps with margin >= 0.5.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -23,16 +26,18 @@ using nlohmann::json;
 struct OracleCase {
   std::string quant;   // f16, q8_0, q4_k_m
   std::string prompt;  // basic, chat, ...
+  bool exact = true;   // false: 8-bit activations in the dot products
 };
 
-void PrintTo(const OracleCase& c, std::ostream* os) { *os << c.quant << "-" << c.prompt; }
+void PrintTo(const OracleCase& c, std::ostream* os) { *os << c.quant << "-" << c.prompt << (c.exact ? "" : "-q8act"); }
 
 std::string case_name(const ::testing::TestParamInfo<OracleCase>& info) {
-  return info.param.quant + "_" + info.param.prompt;
+  return info.param.quant + "_" + info.param.prompt + (info.param.exact ? "" : "_q8act");
 }
 
 struct OracleResult {
   double max_err = 0;         // over all steps and the ten ids of exact_top10
+  double max_err_llama = 0;   // the same against llama.cpp's own top10 (for the record)
   int argmax_checked = 0;     // steps where llama.cpp's margin >= 0.2 (f16) or 0.5 (quantized)
   int argmax_agree = 0;       // ... where our argmax is llama.cpp's token
   int exact_checked = 0;      // steps where the exact reference's own margin >= 0.02
@@ -49,10 +54,12 @@ OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type) {
   const auto ids = ex["ids"].get<std::vector<int32_t>>();
   const auto margins = ex["margins"].get<std::vector<double>>();
   const json& top10 = ex["exact_top10"];
+  const json& llama_top10 = ex["top10"];
 
   const auto model = Model::load(dir + "llama4-tiny-" + c.quant + ".gguf");
   runtime::SessionOptions opts;
   opts.kv_type = kv_type;
+  opts.quantize_activations = !c.exact;
   runtime::Session session(*model, opts);
 
   OracleResult r;
@@ -66,19 +73,21 @@ OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type) {
       const int id = pair[0].get<int>();
       const double err = std::abs(logits[id] - pair[1].get<double>());
       r.max_err = std::max(r.max_err, err);
-      EXPECT_LT(err, 0.1) << "step " << s << " id " << id;
+      if (c.exact) EXPECT_LT(err, 0.1) << "step " << s << " id " << id;
     }
+    for (const json& pair : llama_top10[s])
+      r.max_err_llama = std::max(r.max_err_llama, std::abs(logits[pair[0].get<int>()] - pair[1].get<double>()));
     const int32_t mine = sampling::greedy(logits);
     // llama.cpp quantizes activations on q8_0/q4_k_m files, which can flip an
     // expert choice: there only the README's statistical rule holds, checked below.
-    const bool f16 = c.quant == "f16";
+    const bool f16 = c.quant == "f16";  // no activation quantization on either side
     if (margins[s] >= (f16 ? 0.2 : 0.5)) {
       ++r.argmax_checked;
       r.argmax_agree += mine == ids[s];
       if (f16) EXPECT_EQ(mine, ids[s]) << "step " << s << " margin " << margins[s];
     }
-    // The exact reference computes what we compute: its top-1 must be ours.
-    if (top10[s][0][1].get<double>() - top10[s][1][1].get<double>() >= 0.02) {
+    // The exact reference computes what we compute exactly: its top-1 must be ours.
+    if (c.exact && top10[s][0][1].get<double>() - top10[s][1][1].get<double>() >= 0.02) {
       ++r.exact_checked;
       r.exact_agree += mine == top10[s][0][0].get<int32_t>();
       EXPECT_EQ(mine, top10[s][0][0].get<int32_t>()) << "step " << s;
@@ -101,9 +110,10 @@ class Llama4Oracle : public ::testing::TestWithParam<OracleCase> {
 TEST_P(Llama4Oracle, TeacherForcedMatchesExactReference) {
   const OracleResult r = run_oracle(GetParam(), runtime::KvType::F16);
   std::printf(
-      "[oracle] %s-%s: max |logit err| %.5f, argmax = llama.cpp %d/%d, = exact top-1 %d/%d, prompt %.0f tok/s, "
+      "[oracle] %s-%s%s: max |logit err| %.5f (vs llama.cpp's %.3f), argmax = llama.cpp %d/%d, = exact top-1 %d/%d, prompt %.0f tok/s, "
       "gen %.0f tok/s\n",
-      GetParam().quant.c_str(), GetParam().prompt.c_str(), r.max_err, r.argmax_agree, r.argmax_checked, r.exact_agree,
+      GetParam().quant.c_str(), GetParam().prompt.c_str(), GetParam().exact ? "" : " (8-bit activations)", r.max_err,
+      r.max_err_llama, r.argmax_agree, r.argmax_checked, r.exact_agree,
       r.exact_checked, r.prompt_tok_s, r.gen_tok_s);
   RecordProperty("max_logit_err", std::to_string(r.max_err));
 }
@@ -111,7 +121,10 @@ TEST_P(Llama4Oracle, TeacherForcedMatchesExactReference) {
 std::vector<OracleCase> short_cases() {
   std::vector<OracleCase> v;
   for (const char* q : {"f16", "q8_0", "q4_k_m"})
-    for (const char* p : {"basic", "chat", "mixed", "unicode"}) v.push_back({q, p});
+    for (const char* p : {"basic", "chat", "mixed", "unicode"}) {
+      v.push_back({q, p});
+      if (std::string(q) != "f16") v.push_back({q, p, false});
+    }
   return v;
 }
 
@@ -121,7 +134,8 @@ INSTANTIATE_TEST_SUITE_P(Tiny, Llama4Oracle, ::testing::ValuesIn(short_cases()),
 // chunked attention and attention temperature tuning both matter.
 INSTANTIATE_TEST_SUITE_P(Long12k, Llama4Oracle,
                          ::testing::Values(OracleCase{"f16", "long12k"}, OracleCase{"q8_0", "long12k"},
-                                           OracleCase{"q4_k_m", "long12k"}),
+                                           OracleCase{"q4_k_m", "long12k"}, OracleCase{"q8_0", "long12k", false},
+                                           OracleCase{"q4_k_m", "long12k", false}),
                          case_name);
 
 // The same math with an f32 KV cache: f16 storage must not be what makes it pass or fail.

@@ -1,0 +1,61 @@
+// Dot products of quantized weight rows with 8-bit quantized activations: the
+// inner loop of every matmul on a quantized model, as llama.cpp computes it.
+//
+// An activation row is quantized once per matmul (act_quant.h) into the
+// format its weight type pairs with: 32-element blocks for the legacy types
+// (Q4_0 .. Q8_0, IQ4_NL), 256-element blocks for the K-quants and IQ4_XS.
+// The weight row is then multiplied in integers block by block and each
+// block's sum scaled once in float.
+//
+// Each kernel exists once per instruction-set level: a plain scalar
+// reference (quant_dot_scalar.cpp, the definition of the result) and SIMD
+// versions (quant_dot_x86.h) tested against it on every type and shape.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tensor/types.h"
+
+namespace scout::kernels {
+
+// The activation layouts (act_quant.h).
+enum class ActFormat { Q8_32, Q8_256 };
+
+// Instruction-set levels, lowest first. A level needs the CPU features named.
+enum class CpuLevel {
+  Scalar,  // plain C++, the reference
+  Avx2,    // AVX2 + FMA + F16C (Haswell, Zen 1 and later)
+  Vnni,    // + AVX-512 VNNI/VL on 256-bit vectors (Ice Lake, Sapphire Rapids, Zen 4 and later)
+};
+constexpr int kCpuLevels = 3;
+std::string_view cpu_level_name(CpuLevel level);
+
+// The highest level this CPU supports, lowered by the environment variable
+// SCOUT_CPU_LEVEL=scalar|avx2|vnni when set (for comparisons and benchmarks).
+CpuLevel cpu_level();
+bool cpu_supports(CpuLevel level);
+
+// out[r] = dot(weight row w, activation row r) for r < n_act (1..kMaxActRows),
+// where activation row r starts at act + r * act_stride bytes. n is the row
+// length in elements (a multiple of the weight type's block size).
+using QuantDotFn = void (*)(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, int n_act,
+                            float* out);
+constexpr int kMaxActRows = 4;
+
+struct QuantDot {
+  ActFormat act;
+  QuantDotFn fn;
+};
+
+// The kernel for weights of type t at this level, or nullptr when t has no
+// integer dot product (float types, exotic formats): those go through f32.
+const QuantDot* quant_dot(TensorType t, CpuLevel level);
+
+// Per-level tables, defined in the level's own translation unit.
+const QuantDot* quant_dot_scalar(TensorType t);
+const QuantDot* quant_dot_avx2(TensorType t);
+const QuantDot* quant_dot_vnni(TensorType t);
+
+}  // namespace scout::kernels

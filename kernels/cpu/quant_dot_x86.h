@@ -1,0 +1,333 @@
+// The x86 SIMD integer dot products (256-bit vectors), included by
+// quant_dot_avx2.cpp and quant_dot_vnni.cpp, which compile it with different
+// instruction sets: SCOUT_VNNI selects vpdpbusd for the u8 x s8 -> i32 sums,
+// otherwise vpmaddubsw + vpmaddwd do the same in two steps.
+//
+// One weight row is multiplied with NA activation rows at once: the weight
+// block is loaded and unpacked once and reused from registers for every row.
+// Per type, the math is the one in quant_dot_scalar.cpp (read that first):
+// integer sums per block (or sub-block, times its integer scale), scaled
+// once per block in float; the order of float additions differs, so results
+// match the reference to rounding, not bit for bit.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/quant_dot.h"
+#include "tensor/blocks.h"
+
+namespace scout::kernels {
+namespace {
+
+using namespace scout::blocks;
+
+inline float f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Sums of 4 adjacent u8 x s8 products, added to acc (8 x i32).
+inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#if SCOUT_VNNI
+  return _mm256_dpbusd_epi32(acc, u, s);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+// Sums of 2 adjacent u8 x s8 products, each pair times its int16 scale:
+// 8 x i32. The K-quants' sub-block scales ride on the second step.
+inline __m256i dot_u8s8_scaled(__m256i u, __m256i s, __m256i scale16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scale16);
+}
+
+// 32 bits -> 32 bytes, 0xFF where the bit is set.
+inline __m256i bits_to_bytes(uint32_t x) {
+  const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(x)), spread);
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+// The 32 nibbles of a legacy block in element order (low nibbles, then high).
+inline __m256i nibbles_32(const uint8_t* qs) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+// --- 32-element formats ---
+// Each decoder gives the block's 32 weights as bytes and how to use them:
+// kSigned: q are int8 (multiplied through the abs/sign trick); otherwise
+// unsigned, with q_true = q - offset, or y = d q + m when kHasMin.
+struct LegacyBlock {
+  __m256i q;
+  float d;
+  float m;  // kHasMin only
+};
+
+struct DecQ4_0 {
+  static constexpr size_t kBytes = sizeof(Q4_0);
+  static constexpr bool kSigned = false, kHasMin = false;
+  static constexpr int kOffset = 8;
+  static LegacyBlock decode(const uint8_t* b) { return {nibbles_32(b + 2), f16(b), 0.0f}; }
+};
+struct DecQ4_1 {
+  static constexpr size_t kBytes = sizeof(Q4_1);
+  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr int kOffset = 0;
+  static LegacyBlock decode(const uint8_t* b) { return {nibbles_32(b + 4), f16(b), f16(b + 2)}; }
+};
+struct DecQ5_0 {
+  static constexpr size_t kBytes = sizeof(Q5_0);
+  static constexpr bool kSigned = false, kHasMin = false;
+  static constexpr int kOffset = 16;
+  static LegacyBlock decode(const uint8_t* b) {
+    uint32_t qh;
+    std::memcpy(&qh, b + 2, 4);
+    const __m256i high = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+    return {_mm256_or_si256(nibbles_32(b + 6), high), f16(b), 0.0f};
+  }
+};
+struct DecQ5_1 {
+  static constexpr size_t kBytes = sizeof(Q5_1);
+  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr int kOffset = 0;
+  static LegacyBlock decode(const uint8_t* b) {
+    uint32_t qh;
+    std::memcpy(&qh, b + 4, 4);
+    const __m256i high = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10));
+    return {_mm256_or_si256(nibbles_32(b + 8), high), f16(b), f16(b + 2)};
+  }
+};
+struct DecQ8_0 {
+  static constexpr size_t kBytes = sizeof(Q8_0);
+  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr int kOffset = 0;
+  static LegacyBlock decode(const uint8_t* b) { return {loadu(b + 2), f16(b), 0.0f}; }
+};
+struct DecIQ4_NL {
+  static constexpr size_t kBytes = sizeof(IQ4_NL);
+  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr int kOffset = 0;
+  static LegacyBlock decode(const uint8_t* b) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4Values));
+    return {_mm256_shuffle_epi8(_mm256_set_m128i(t, t), nibbles_32(b + 2)), f16(b), 0.0f};
+  }
+};
+
+template <typename Dec, int NA>
+void legacy_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  const ActBlock32* a[NA];
+  for (int r = 0; r < NA; ++r) a[r] = reinterpret_cast<const ActBlock32*>(act + r * stride);
+  __m256 acc[NA];
+  float extra[NA];  // offset and minimum terms, per block in scalar float
+  for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps(), extra[r] = 0.0f;
+
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const LegacyBlock b = Dec::decode(w + i * Dec::kBytes);
+    const __m256i u = Dec::kSigned ? _mm256_sign_epi8(b.q, b.q) : b.q;  // |q| when signed
+    for (int r = 0; r < NA; ++r) {
+      const ActBlock32& ab = a[r][i];
+      __m256i s = loadu(ab.q);
+      if constexpr (Dec::kSigned) s = _mm256_sign_epi8(s, b.q);
+      const __m256i p = dot_u8s8(_mm256_setzero_si256(), u, s);
+      const float dd = b.d * ab.d;
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dd), acc[r]);
+      if constexpr (Dec::kOffset != 0) extra[r] -= dd * static_cast<float>(Dec::kOffset * ab.sum);
+      if constexpr (Dec::kHasMin) extra[r] += b.m * ab.d * static_cast<float>(ab.sum);
+    }
+  }
+  for (int r = 0; r < NA; ++r) out[r] = hsum(acc[r]) + extra[r];
+}
+
+// --- 256-element formats ---
+
+// Q4_K / Q5_K scales: 12 bytes -> sc[0..7] in bytes 0-7 and m[0..7] in bytes
+// 8-15 (unpack_scale_min_k4 for all eight at once, on 32-bit words).
+inline __m128i unpack_scales_k4(const uint8_t* s) {
+  uint32_t u[4];
+  std::memcpy(u, s, 12);
+  const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
+  const uint32_t sc03 = u[0] & m6, m03 = u[1] & m6;
+  const uint32_t sc47 = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
+  const uint32_t m47 = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
+  return _mm_setr_epi32(static_cast<int>(sc03), static_cast<int>(sc47), static_cast<int>(m03),
+                        static_cast<int>(m47));
+}
+
+// Q4_K and Q5_K: 4 pairs of 32-element sub-blocks, d*sc*q - dmin*m.
+template <bool kFive, int NA>
+void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  using Block = std::conditional_t<kFive, Q5_K, Q4_K>;
+  const ActBlock256* a[NA];
+  for (int r = 0; r < NA; ++r) a[r] = reinterpret_cast<const ActBlock256*>(act + r * stride);
+  __m256 acc[NA];
+  for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const uint8_t* b = w + i * sizeof(Block);
+    const float d = f16(b), dmin = f16(b + 2);
+    const __m128i sm = unpack_scales_k4(b + 4);
+    alignas(16) uint8_t sc[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sc), sm);
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // m0 m0 m1 m1 ... per 16
+    const uint8_t* qs = b + offsetof(Block, qs);
+    __m256i qh;
+    if constexpr (kFive) qh = loadu(b + offsetof(Q5_K, qh));
+
+    __m256i isum[NA];
+    for (int r = 0; r < NA; ++r) isum[r] = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      const __m256i bytes = loadu(qs + 32 * p);
+      __m256i lo = _mm256_and_si256(bytes, low4);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+      if constexpr (kFive) {  // 5th bits: bit 2p of qh[l] for the low sub-block, 2p+1 for the high one
+        const __m256i one = _mm256_set1_epi8(1);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
+      }
+      const __m256i s_lo = _mm256_set1_epi16(sc[2 * p]), s_hi = _mm256_set1_epi16(sc[2 * p + 1]);
+      for (int r = 0; r < NA; ++r) {
+        const int8_t* aq = a[r][i].q + 64 * p;
+        isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(lo, loadu(aq), s_lo));
+        isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(hi, loadu(aq + 32), s_hi));
+      }
+    }
+    for (int r = 0; r < NA; ++r) {
+      const ActBlock256& ab = a[r][i];
+      const __m256i msum = _mm256_madd_epi16(loadu(ab.bsums), mins);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[r]), _mm256_set1_ps(d * ab.d), acc[r]);
+      acc[r] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * ab.d), acc[r]);
+    }
+  }
+  for (int r = 0; r < NA; ++r) out[r] = hsum(acc[r]);
+}
+
+// Q6_K: 16 sub-blocks of 16 with int8 scales, q stored as q + 32.
+template <int NA>
+void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, float* out) {
+  const ActBlock256* a[NA];
+  for (int r = 0; r < NA; ++r) a[r] = reinterpret_cast<const ActBlock256*>(act + r * stride);
+  __m256 acc[NA];
+  for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
+
+  for (int64_t i = 0; i < n / 256; ++i) {
+    const uint8_t* b = w + i * sizeof(Q6_K);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + offsetof(Q6_K, scales));
+    const float d = f16(b + offsetof(Q6_K, d));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
+
+    __m256i isum[NA];
+    for (int r = 0; r < NA; ++r) isum[r] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i ql0 = loadu(b + 64 * h), ql1 = loadu(b + 64 * h + 32);
+      const __m256i qh = loadu(b + offsetof(Q6_K, qh) + 32 * h);
+      __m256i q[4];
+      q[0] = _mm256_and_si256(ql0, low4);
+      q[1] = _mm256_and_si256(ql1, low4);
+      q[2] = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4);
+      q[3] = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4);
+      for (int k = 0; k < 4; ++k) {
+        const __m256i top = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two);
+        q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(top, 4));
+      }
+      for (int k = 0; k < 4; ++k) {
+        // The 32 elements of q[k] span sub-blocks 8h+2k (low 128 bits) and 8h+2k+1.
+        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+        for (int r = 0; r < NA; ++r)
+          isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(q[k], loadu(a[r][i].q + 128 * h + 32 * k), s));
+      }
+    }
+    for (int r = 0; r < NA; ++r) {
+      const ActBlock256& ab = a[r][i];
+      // Remove the +32 of every stored q: 32 * sum_s sc_s * bsum_s.
+      const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(loadu(ab.bsums), sc16), 5);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[r], offset)), _mm256_set1_ps(d * ab.d),
+                               acc[r]);
+    }
+  }
+  for (int r = 0; r < NA; ++r) out[r] = hsum(acc[r]);
+}
+
+// Runtime n_act -> compile-time NA.
+template <template <int> class K>
+void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act, float* out) {
+  switch (n_act) {
+    case 1: K<1>::run(n, w, act, stride, out); break;
+    case 2: K<2>::run(n, w, act, stride, out); break;
+    case 3: K<3>::run(n, w, act, stride, out); break;
+    default: K<4>::run(n, w, act, stride, out); break;
+  }
+}
+
+template <typename Dec>
+struct Legacy {
+  template <int NA>
+  struct K {
+    static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t s, float* out) {
+      legacy_rows<Dec, NA>(n, w, act, s, out);
+    }
+  };
+};
+template <bool kFive>
+struct Q45K {
+  template <int NA>
+  struct K {
+    static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t s, float* out) {
+      q45_k_rows<kFive, NA>(n, w, act, s, out);
+    }
+  };
+};
+template <int NA>
+struct Q6K {
+  static void run(int64_t n, const uint8_t* w, const uint8_t* act, size_t s, float* out) {
+    q6_k_rows<NA>(n, w, act, s, out);
+  }
+};
+
+constexpr QuantDot kX86Q4_0{ActFormat::Q8_32, by_rows<Legacy<DecQ4_0>::K>};
+constexpr QuantDot kX86Q4_1{ActFormat::Q8_32, by_rows<Legacy<DecQ4_1>::K>};
+constexpr QuantDot kX86Q5_0{ActFormat::Q8_32, by_rows<Legacy<DecQ5_0>::K>};
+constexpr QuantDot kX86Q5_1{ActFormat::Q8_32, by_rows<Legacy<DecQ5_1>::K>};
+constexpr QuantDot kX86Q8_0{ActFormat::Q8_32, by_rows<Legacy<DecQ8_0>::K>};
+constexpr QuantDot kX86IQ4_NL{ActFormat::Q8_32, by_rows<Legacy<DecIQ4_NL>::K>};
+constexpr QuantDot kX86Q4_K{ActFormat::Q8_256, by_rows<Q45K<false>::K>};
+constexpr QuantDot kX86Q5_K{ActFormat::Q8_256, by_rows<Q45K<true>::K>};
+constexpr QuantDot kX86Q6_K{ActFormat::Q8_256, by_rows<Q6K>};
+
+// The types this file has kernels for; others fall back a level.
+const QuantDot* x86_table(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0: return &kX86Q4_0;
+    case TensorType::Q4_1: return &kX86Q4_1;
+    case TensorType::Q5_0: return &kX86Q5_0;
+    case TensorType::Q5_1: return &kX86Q5_1;
+    case TensorType::Q8_0: return &kX86Q8_0;
+    case TensorType::IQ4_NL: return &kX86IQ4_NL;
+    case TensorType::Q4_K: return &kX86Q4_K;
+    case TensorType::Q5_K: return &kX86Q5_K;
+    case TensorType::Q6_K: return &kX86Q6_K;
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+}  // namespace scout::kernels
