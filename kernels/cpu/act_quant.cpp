@@ -9,7 +9,10 @@ namespace {
 // Quantizes one block of n values with one scale; returns d.
 inline float quantize_block(const float* x, int8_t* q, int n) {
   float amax = 0.0f;
-  for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  for (int i = 0; i < n; ++i) {  // not std::fmax: its NaN rules make it a library call
+    const float a = std::fabs(x[i]);
+    amax = a > amax ? a : amax;
+  }
   const float d = amax / 127.0f;
   const float id = d > 0.0f ? 1.0f / d : 0.0f;
   // Round to nearest even: the default rounding mode, and it vectorises.

@@ -185,8 +185,8 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
     const uint8_t* b = w + i * sizeof(Block);
     const float d = f16(b), dmin = f16(b + 2);
     const __m128i sm = unpack_scales_k4(b + 4);
-    alignas(16) uint8_t sc[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(sc), sm);
+    // sc0..sc7 as int16 in both 128-bit lanes; a byte shuffle then broadcasts one.
+    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // m0 m0 m1 m1 ... per 16
     const uint8_t* qs = b + offsetof(Block, qs);
     __m256i qh;
@@ -203,7 +203,9 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
         lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
       }
-      const __m256i s_lo = _mm256_set1_epi16(sc[2 * p]), s_hi = _mm256_set1_epi16(sc[2 * p + 1]);
+      const __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p))));
+      const __m256i s_hi =
+          _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p + 1))));
       for (int r = 0; r < NA; ++r) {
         const int8_t* aq = a[r][i].q + 64 * p;
         isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(lo, loadu(aq), s_lo));
@@ -238,6 +240,9 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
     __m256i isum[NA];
     for (int r = 0; r < NA; ++r) isum[r] = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
+      // This half's eight scales as int16 in both 128-bit lanes.
+      const __m256i sch = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64(
+          reinterpret_cast<const __m128i*>(sc + 8 * h))));
       const __m256i ql0 = loadu(b + 64 * h), ql1 = loadu(b + 64 * h + 32);
       const __m256i qh = loadu(b + offsetof(Q6_K, qh) + 32 * h);
       __m256i q[4];
@@ -251,7 +256,9 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
       }
       for (int k = 0; k < 4; ++k) {
         // The 32 elements of q[k] span sub-blocks 8h+2k (low 128 bits) and 8h+2k+1.
-        const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * k + 1]), _mm_set1_epi16(sc[8 * h + 2 * k]));
+        const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * k + 1))),
+                                              _mm_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * k))));
+        const __m256i s = _mm256_shuffle_epi8(sch, pick);
         for (int r = 0; r < NA; ++r)
           isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(q[k], loadu(a[r][i].q + 128 * h + 32 * k), s));
       }
