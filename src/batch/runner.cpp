@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <random>
 #include <stdexcept>
 
@@ -30,13 +31,48 @@ const char* finish_reason(runtime::StopReason r) {
   return "unknown";
 }
 
+runtime::SessionOptions with_sequences(runtime::SessionOptions o, uint32_t n) {
+  o.n_seq = n;
+  return o;
+}
+
+// Results arrive in any order; they go out in the jobs' order, each as soon
+// as every one before it has gone.
+class InOrder {
+ public:
+  InOrder(size_t n, const Runner::Emit& emit) : ready_(n), emit_(emit) {}
+  void put(size_t i, json result) {
+    ready_[i] = std::move(result);
+    for (; next_ < ready_.size() && ready_[next_]; ++next_) {
+      emit_(*ready_[next_]);
+      ready_[next_].reset();
+    }
+  }
+
+ private:
+  std::vector<std::optional<json>> ready_;
+  const Runner::Emit& emit_;
+  size_t next_ = 0;
+};
+
+using Clock = std::chrono::steady_clock;
+
 }  // namespace
 
-Runner::Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults)
+struct Runner::Slot {
+  uint32_t seq = 0;
+  size_t index = 0;  // the job's place in the run
+  const Job* job = nullptr;
+  uint64_t seed = 0;
+  std::unique_ptr<runtime::Generation> gen;
+  int32_t next = 0;  // the token to evaluate next
+};
+
+Runner::Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel)
     : model_(model),
       defaults_(std::move(defaults)),
       tok_(tokenizer::Tokenizer::from_gguf(model.file())),
-      session_(model, session) {}
+      session_(model, with_sequences(session, n_parallel)) {}
 
 const chat::ChatTemplate& Runner::chat_template() {
   if (!chat_resolved_) {
@@ -72,7 +108,8 @@ sampling::SamplerParams Runner::sampler_for(const Job& job) const {
   return p;
 }
 
-json Runner::run(const Job& job) {
+std::optional<json> Runner::start(const Job& job, Slot& slot) {
+  slot.job = &job;
   if (!job.error.empty()) return error_result(job, job.error);
   try {
     const tokenizer::Tokenizer* tok = nullptr;
@@ -86,23 +123,98 @@ json Runner::run(const Job& job) {
     go.max_tokens = job.overrides.max_tokens.value_or(defaults_.max_tokens);
     go.stop = job.overrides.stop.value_or(defaults_.stop);
     go.sampler = sampler_for(job);
+    slot.seed = go.sampler.seed;
+    slot.gen = std::make_unique<runtime::Generation>(*tok, ids, std::move(go));
 
-    session_.reset();
-    const runtime::GenerateResult r = runtime::generate(session_, *tok, ids, go);
-    return {{"id", job.id},
-            {"text", r.text},
-            {"prompt_tokens", r.prompt_ids.size()},
-            {"completion_tokens", r.ids.size()},
-            {"finish_reason", finish_reason(r.stop_reason)},
-            {"seed", go.sampler.seed},
-            {"timings",
-             {{"prompt_ms", r.prompt_seconds * 1e3},
-              {"prompt_tokens_per_s", r.prompt_tokens_per_second()},
-              {"generate_ms", r.generate_seconds * 1e3},
-              {"generate_tokens_per_s", r.generated_tokens_per_second()}}}};
+    session_.reset(slot.seq);
+    const auto t0 = Clock::now();
+    const std::vector<float> logits = session_.eval_seq(slot.seq, ids);
+    slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (const std::optional<int32_t> next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx())) {
+      slot.next = *next;
+      return std::nullopt;
+    }
+    return finish(slot);
   } catch (const std::exception& e) {
+    session_.reset(slot.seq);
     return error_result(job, e.what());
   }
+}
+
+json Runner::finish(Slot& slot) {
+  session_.reset(slot.seq);  // its blocks go back to the pool for the next job
+  const runtime::GenerateResult& r = slot.gen->result();
+  return {{"id", slot.job->id},
+          {"text", r.text},
+          {"prompt_tokens", r.prompt_ids.size()},
+          {"completion_tokens", r.ids.size()},
+          {"finish_reason", finish_reason(r.stop_reason)},
+          {"seed", slot.seed},
+          {"timings",
+           {{"prompt_ms", r.prompt_seconds * 1e3},
+            {"prompt_tokens_per_s", r.prompt_tokens_per_second()},
+            {"generate_ms", r.generate_seconds * 1e3},
+            {"generate_tokens_per_s", r.generated_tokens_per_second()}}}};
+}
+
+void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
+  InOrder out(jobs.size(), emit);
+  std::vector<uint32_t> free_seqs;
+  for (uint32_t s = session_.n_seq(); s-- > 0;) free_seqs.push_back(s);
+  std::vector<Slot> active;
+  const size_t n_vocab = model_.hparams().n_vocab;
+
+  for (size_t next_job = 0;;) {
+    // Jobs start in input order as sequences free up, so the earliest job not
+    // yet written is always in flight and no result waits on a job not started.
+    while (next_job < jobs.size() && !free_seqs.empty()) {
+      Slot slot;
+      slot.seq = free_seqs.back();
+      slot.index = next_job++;
+      if (std::optional<json> r = start(*jobs[slot.index], slot)) {
+        out.put(slot.index, std::move(*r));
+        continue;
+      }
+      free_seqs.pop_back();
+      active.push_back(std::move(slot));
+    }
+    if (active.empty()) break;
+
+    // One new token for every job in flight, in one forward pass.
+    std::vector<runtime::SeqToken> steps;
+    for (const Slot& s : active) steps.push_back({s.seq, s.next});
+    std::vector<float> logits;
+    try {
+      logits = session_.decode(steps);
+    } catch (const std::exception& e) {  // not expected: ids and room were checked
+      for (Slot& s : active) {
+        session_.reset(s.seq);
+        free_seqs.push_back(s.seq);
+        out.put(s.index, error_result(*s.job, e.what()));
+      }
+      active.clear();
+      continue;
+    }
+    std::vector<Slot> still;
+    for (size_t k = 0; k < active.size(); ++k) {
+      Slot& s = active[k];
+      const std::span<const float> row(logits.data() + k * n_vocab, n_vocab);
+      if (const std::optional<int32_t> next = s.gen->step(row, session_.n_past(s.seq), session_.n_ctx())) {
+        s.next = *next;
+        still.push_back(std::move(s));
+      } else {
+        free_seqs.push_back(s.seq);
+        out.put(s.index, finish(s));
+      }
+    }
+    active = std::move(still);
+  }
+}
+
+json Runner::run(const Job& job) {
+  json result;
+  run({&job}, [&](const json& r) { result = r; });
+  return result;
 }
 
 }  // namespace scout::batch

@@ -1,12 +1,16 @@
-// Runs `scout batch` jobs one after another on one loaded model and one
-// session (reset between jobs), turning each into its result object, or an
-// error object for a job that cannot run. Jobs are never run side by side:
-// there is no multi-sequence batching yet.
+// Runs `scout batch` jobs on one loaded model and one session, turning each
+// into its result object, or an error object for a job that cannot run.
+// Up to n_parallel jobs are in flight, each in its own sequence of the
+// session: a new job's prompt is evaluated on its own, then every running job
+// gets its next token in one shared forward pass (the weights are read once
+// for all of them). Per job the math is the same at any n_parallel, so greedy
+// output does not depend on it.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,15 +41,30 @@ nlohmann::ordered_json error_result(const Job& job, const std::string& message);
 
 class Runner {
  public:
-  Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults);
+  using Emit = std::function<void(const nlohmann::ordered_json& result)>;
 
-  // {"id", "text", "prompt_tokens", "completion_tokens", "finish_reason"
-  // ("stop", "length" or "context"), "seed", "timings"}, or error_result().
-  nlohmann::ordered_json run(const Job& job);
+  // n_parallel: jobs in flight at once (sequences of the session; each gets
+  // the whole context).
+  Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel = 1);
+
+  // Runs the jobs; emit gets each result in the jobs' order, as soon as it and
+  // every job before it are done. A result is {"id", "text", "prompt_tokens",
+  // "completion_tokens", "finish_reason" ("stop", "length" or "context"),
+  // "seed", "timings"}, or error_result().
+  void run(const std::vector<const Job*>& jobs, const Emit& emit);
+  nlohmann::ordered_json run(const Job& job);  // one job on its own
 
   uint64_t n_ctx() const { return session_.n_ctx(); }
+  uint32_t n_parallel() const { return session_.n_seq(); }
 
  private:
+  struct Slot;  // a job in flight and its sequence
+
+  // Tokenizes the job and evaluates its prompt in the slot's sequence. Returns
+  // its result when it is over already (an error, or no token to generate);
+  // nullopt: it is in flight, slot.next is its next token to evaluate.
+  std::optional<nlohmann::ordered_json> start(const Job& job, Slot& slot);
+  nlohmann::ordered_json finish(Slot& slot);
   // The prompt's tokens, and the tokenizer whose end-of-generation set applies.
   std::vector<int32_t> prompt_tokens(const Job& job, const tokenizer::Tokenizer*& tok);
   const chat::ChatTemplate& chat_template();

@@ -2,7 +2,8 @@
 // Input: JSONL jobs, a text file (one prompt a line) or a directory of .txt
 // files (src/batch/job_source.h). Output: one object per job, in input order,
 // appended as each finishes so a rerun resumes where a killed run stopped
-// (src/batch/output_file.h).
+// (src/batch/output_file.h). --parallel N keeps N jobs in flight, decoded
+// together one token each per forward pass (src/batch/runner.h).
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -51,9 +52,6 @@ std::vector<const batch::Job*> pending_jobs(const std::vector<batch::Job>& jobs,
 
 void run(const BatchOptions& o) {
   using Clock = std::chrono::steady_clock;
-  if (o.parallel > 1)
-    spdlog::warn("--parallel {}: multi-sequence batching is not implemented yet; jobs run one at a time", o.parallel);
-
   std::vector<batch::Job> jobs = batch::read_jobs(
       o.input, o.input_format == "text" ? batch::InputFormat::Text : batch::InputFormat::Jsonl);
   batch::mark_duplicate_ids(jobs);
@@ -80,25 +78,27 @@ void run(const BatchOptions& o) {
   d.stop = o.stop;
   d.parse_special = o.special;
   d.chat_template = o.chat_template;
-  batch::Runner runner(*model, so, d);
-  spdlog::info("batch: {} jobs on {} (context {}), loaded in {:.0f} ms", todo.size(), path, runner.n_ctx(),
+  batch::Runner runner(*model, so, d, static_cast<uint32_t>(o.parallel));
+  spdlog::info("batch: {} jobs on {} (context {}, {} in parallel), loaded in {:.0f} ms", todo.size(), path,
+               runner.n_ctx(), runner.n_parallel(),
                std::chrono::duration<double, std::milli>(Clock::now() - t_load).count());
 
   batch::Progress progress(todo.size(), isatty(STDERR_FILENO) != 0);
   uint64_t errors = 0, tokens = 0;
   const auto t0 = Clock::now();
-  for (const batch::Job* job : todo) {
-    const nlohmann::ordered_json result = runner.run(*job);
+  runner.run(todo, [&](const nlohmann::ordered_json& result) {
     out.append(result);
     const uint64_t n = result.value("completion_tokens", uint64_t{0});
     if (result.contains("error")) ++errors;
     tokens += n;
     progress.job_done(n);
-  }
+  });
   progress.finish();
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  spdlog::info("batch: {} done ({} errors), {} tokens generated in {:.1f} s ({:.1f} tok/s) -> {}", todo.size(), errors,
-               tokens, seconds, seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0, o.output);
+  const auto per_s = [seconds](double x) { return seconds > 0 ? x / seconds : 0.0; };
+  spdlog::info("batch: {} done ({} errors), {} tokens generated in {:.1f} s ({:.2f} jobs/s, {:.1f} tok/s) -> {}",
+               todo.size(), errors, tokens, seconds, per_s(static_cast<double>(todo.size())),
+               per_s(static_cast<double>(tokens)), o.output);
 }
 
 }  // namespace
@@ -127,8 +127,8 @@ void add_batch_command(CLI::App& app) {
                 "skip jobs whose id is already in the output (default); --no-resume starts the output afresh");
   cmd->add_flag("--sync,!--no-sync", o->sync, "fdatasync the output after each result (default: on)");
   cmd->add_option("--parallel", o->parallel,
-                  "sequences at once; only 1 is implemented (no multi-sequence batching yet): larger values "
-                  "warn and run jobs one at a time")
+                  "jobs in flight at once (default 1): their new tokens share one forward pass, so the weights "
+                  "are read once per step for all of them; each job keeps the whole -c context")
       ->check(CLI::Range(1, 1024));
   cmd->callback([o] { run(*o); });
 }

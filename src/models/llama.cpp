@@ -21,12 +21,11 @@ class LlamaModel final : public Model {
     const Hparams& hp = hp_;
     const int64_t n = batch.n, d = hp.d_model;
     const int H = static_cast<int>(hp.n_head), KV = static_cast<int>(hp.n_head_kv);
-    const int hd = static_cast<int>(hp.head_dim_k);
+    const int hd = static_cast<int>(hp.head_dim_k), hdv = static_cast<int>(hp.head_dim_v);
     buf.reserve(hp, n);
 
-    const int64_t first = kv.seq_len(batch.seq);
-    for (int64_t t = 0; t < n; ++t) buf.pos[t] = static_cast<int32_t>(first + t);
-    kv.append(batch.seq, n);
+    // Positions continue each row's own sequence; reserve their KV slots.
+    const std::vector<SegmentRows> segs = place_rows(batch, kv, buf);
     rope_angles(buf.pos.data(), n, buf.rope_cs);
 
     be.get_rows(w_.token_embd, batch.tokens, n, buf.x.data());
@@ -41,15 +40,18 @@ class LlamaModel final : public Model {
       be.matmul(L.wv, buf.h.data(), buf.v.data(), n);
       be.rope(buf.q.data(), n, H, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
       be.rope(buf.k.data(), n, KV, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
-      kv.store(il, batch.seq, first, n, buf.k.data(), buf.v.data());
+      for (const SegmentRows& s : segs)
+        kv.store(il, s.seq, s.first_pos, s.n, buf.k.data() + s.row * KV * hd, buf.v.data() + s.row * KV * hdv);
 
       runtime::AttentionParams ap;
       ap.n_head = H;
       ap.n_head_kv = KV;
       ap.head_dim_k = hd;
-      ap.head_dim_v = static_cast<int>(hp.head_dim_v);
+      ap.head_dim_v = hdv;
       ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      be.attention(buf.q.data(), buf.pos.data(), n, kv.view(il, batch.seq), ap, buf.attn.data());
+      for (const SegmentRows& s : segs)  // each sequence attends to its own cache
+        be.attention(buf.q.data() + s.row * H * hd, buf.pos.data() + s.row, s.n, kv.view(il, s.seq), ap,
+                     buf.attn.data() + s.row * H * hdv);
       be.matmul(L.wo, buf.attn.data(), buf.y.data(), n);
       be.add(buf.x.data(), buf.y.data(), n * d);
 
@@ -77,12 +79,8 @@ class LlamaModel final : public Model {
       be.add(buf.x.data(), buf.y.data(), n * d);
     }
 
-    // --- output head ---
-    if (!logits) return;
-    const int64_t n_out = batch.all_logits ? n : 1;
-    const float* last = buf.x.data() + (n - n_out) * d;
-    be.rmsnorm(last, w_.output_norm.data, buf.h.data(), n_out, d, hp.norm_eps);
-    be.matmul(w_.output, buf.h.data(), logits, n_out);
+    // --- output head: each sequence's last row (every row with all_logits) ---
+    output_head(segs, batch.all_logits, be, buf, logits);
   }
 };
 

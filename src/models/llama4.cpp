@@ -25,13 +25,11 @@ class Llama4Model final : public Model {
     const Hparams& hp = hp_;
     const int64_t n = batch.n, d = hp.d_model;
     const int H = static_cast<int>(hp.n_head), KV = static_cast<int>(hp.n_head_kv);
-    const int hd = static_cast<int>(hp.head_dim_k);
+    const int hd = static_cast<int>(hp.head_dim_k), hdv = static_cast<int>(hp.head_dim_v);
     buf.reserve(hp, n);
 
-    // Positions continue the sequence; reserve their KV slots.
-    const int64_t first = kv.seq_len(batch.seq);
-    for (int64_t t = 0; t < n; ++t) buf.pos[t] = static_cast<int32_t>(first + t);
-    kv.append(batch.seq, n);
+    // Positions continue each row's own sequence; reserve their KV slots.
+    const std::vector<SegmentRows> segs = place_rows(batch, kv, buf);
     rope_angles(buf.pos.data(), n, buf.rope_cs);
     for (int64_t t = 0; t < n; ++t)
       buf.factor[t] = static_cast<float>(1.0 + kTempScale * std::log(std::floor((buf.pos[t] + 1.0) / kTempFloorScale) + 1.0));
@@ -56,16 +54,19 @@ class Llama4Model final : public Model {
       } else {
         be.scale_rows(buf.q.data(), buf.factor.data(), n, int64_t{H} * hd);
       }
-      kv.store(il, batch.seq, first, n, buf.k.data(), buf.v.data());
+      for (const SegmentRows& s : segs)
+        kv.store(il, s.seq, s.first_pos, s.n, buf.k.data() + s.row * KV * hd, buf.v.data() + s.row * KV * hdv);
 
       runtime::AttentionParams ap;
       ap.n_head = H;
       ap.n_head_kv = KV;
       ap.head_dim_k = hd;
-      ap.head_dim_v = static_cast<int>(hp.head_dim_v);
+      ap.head_dim_v = hdv;
       ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
       ap.chunk_size = hp.is_chunked(il) ? hp.chunk_size : 0;
-      be.attention(buf.q.data(), buf.pos.data(), n, kv.view(il, batch.seq), ap, buf.attn.data());
+      for (const SegmentRows& s : segs)  // each sequence attends to its own cache
+        be.attention(buf.q.data() + s.row * H * hd, buf.pos.data() + s.row, s.n, kv.view(il, s.seq), ap,
+                     buf.attn.data() + s.row * H * hdv);
       be.matmul(L.wo, buf.attn.data(), buf.y.data(), n);
       be.add(buf.x.data(), buf.y.data(), n * d);
 
@@ -90,12 +91,8 @@ class Llama4Model final : public Model {
       be.add(buf.x.data(), buf.y.data(), n * d);
     }
 
-    // --- output head ---
-    if (!logits) return;
-    const int64_t n_out = batch.all_logits ? n : 1;
-    const float* last = buf.x.data() + (n - n_out) * d;
-    be.rmsnorm(last, w_.output_norm.data, buf.h.data(), n_out, d, hp.norm_eps);
-    be.matmul(w_.output, buf.h.data(), logits, n_out);
+    // --- output head: each sequence's last row (every row with all_logits) ---
+    output_head(segs, batch.all_logits, be, buf, logits);
   }
 };
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <stdexcept>
 
 namespace scout {
 
@@ -62,6 +63,49 @@ runtime::KvCacheConfig Model::kv_config(runtime::KvType type, uint32_t n_seq) co
   c.type = type;
   c.n_seq = n_seq;
   return c;
+}
+
+std::vector<SegmentRows> Model::place_rows(const ForwardBatch& batch, runtime::KvCache& kv, ForwardBuffers& buf) const {
+  std::vector<BatchSegment> parts = batch.segments;
+  if (parts.empty()) parts.push_back({batch.seq, batch.n});
+  // Everything is checked before the cache changes.
+  std::vector<SegmentRows> segs;
+  int64_t row = 0;
+  for (const BatchSegment& p : parts) {
+    if (p.seq >= kv.config().n_seq || p.n <= 0)
+      throw std::logic_error(fmt::format("forward: bad segment (sequence {} of {}, {} rows)", p.seq, kv.config().n_seq, p.n));
+    for (const SegmentRows& s : segs)
+      if (s.seq == p.seq) throw std::logic_error(fmt::format("forward: sequence {} appears twice in one batch", p.seq));
+    const int64_t first = kv.seq_len(p.seq);
+    if (const int64_t b = kv.next_chunk_boundary(first); b >= 0 && first + p.n > b)
+      throw std::logic_error(fmt::format("forward: positions [{}, {}) of sequence {} cross a chunk boundary", first,
+                                         first + p.n, p.seq));
+    segs.push_back({p.seq, row, p.n, first});
+    row += p.n;
+  }
+  if (row != batch.n) throw std::logic_error(fmt::format("forward: segments hold {} rows, the batch {}", row, batch.n));
+
+  for (const SegmentRows& s : segs) {
+    for (int64_t t = 0; t < s.n; ++t) buf.pos[s.row + t] = static_cast<int32_t>(s.first_pos + t);
+    kv.append(s.seq, s.n);
+  }
+  return segs;
+}
+
+void Model::output_head(const std::vector<SegmentRows>& segs, bool all_logits, runtime::Backend& be,
+                        ForwardBuffers& buf, float* logits) const {
+  if (!logits) return;
+  const int64_t d = hp_.d_model;
+  int64_t n_out = 0;
+  if (all_logits) {
+    n_out = segs.back().row + segs.back().n;
+    be.rmsnorm(buf.x.data(), w_.output_norm.data, buf.h.data(), n_out, d, hp_.norm_eps);
+  } else {
+    for (const SegmentRows& s : segs)  // each sequence's last row, gathered
+      be.rmsnorm(buf.x.data() + (s.row + s.n - 1) * d, w_.output_norm.data, buf.h.data() + n_out++ * d, 1, d,
+                 hp_.norm_eps);
+  }
+  be.matmul(w_.output, buf.h.data(), logits, n_out);
 }
 
 void Model::rope_angles(const int32_t* pos, int64_t n, std::vector<float>& cos_sin) const {

@@ -47,11 +47,31 @@ struct ForwardBuffers {
   void reserve(const Hparams& hp, int64_t n);
 };
 
+// Rows of one sequence inside a batch of several.
+struct BatchSegment {
+  uint32_t seq = 0;
+  int64_t n = 0;
+};
+
+// The tokens of one forward pass. One sequence: tokens, n, seq. Several
+// sequences at once (`scout batch --parallel`): segments lists them in row
+// order, their tokens back to back in `tokens`; every matmul then runs once
+// over all rows, so the weights are read once for all the sequences.
 struct ForwardBatch {
   const int32_t* tokens = nullptr;
-  int64_t n = 0;
+  int64_t n = 0;                       // rows in all
+  uint32_t seq = 0;                    // the sequence, when segments is empty
+  std::vector<BatchSegment> segments;  // several sequences (each at most once); their n sum to n
+  bool all_logits = false;  // logits for every row, not only the last of each sequence
+};
+
+// Where one segment of a batch sits: its rows [row, row + n) and the position
+// of its first row in its sequence.
+struct SegmentRows {
   uint32_t seq = 0;
-  bool all_logits = false;  // logits for every token, not only the last
+  int64_t row = 0;
+  int64_t n = 0;
+  int64_t first_pos = 0;
 };
 
 class Model {
@@ -68,15 +88,26 @@ class Model {
   // A KV cache layout for this model (chunk sizes per layer).
   runtime::KvCacheConfig kv_config(runtime::KvType type, uint32_t n_seq = 1) const;
 
-  // Runs one batch of tokens at the next positions of batch.seq: appends their
-  // K/V to kv (the batch must not cross a chunk boundary: see
-  // KvCache::next_chunk_boundary) and writes logits, [1][n_vocab] or
-  // [n][n_vocab] with all_logits; logits == nullptr skips the output head.
+  // Runs one batch of tokens at the next positions of each of its sequences:
+  // appends their K/V to kv (no segment may cross its sequence's chunk
+  // boundary: see KvCache::next_chunk_boundary) and writes logits of the last
+  // row of each segment, [n_segments][n_vocab], or of every row, [n][n_vocab],
+  // with all_logits; logits == nullptr skips the output head.
   virtual void forward(const ForwardBatch& batch, runtime::KvCache& kv, runtime::Backend& be, ForwardBuffers& buf,
                        float* logits) const = 0;
 
  protected:
   Model(gguf::GgufFile file, Hparams hp);
+
+  // The start of every forward pass: checks the batch's segments, gives each
+  // row its position (continuing its own sequence) in buf.pos and reserves the
+  // rows' KV slots. Throws std::logic_error, the cache unchanged, on a bad batch.
+  std::vector<SegmentRows> place_rows(const ForwardBatch& batch, runtime::KvCache& kv, ForwardBuffers& buf) const;
+
+  // The final norm and output head over buf.x: the last row of each segment,
+  // or every row with all_logits.
+  void output_head(const std::vector<SegmentRows>& segs, bool all_logits, runtime::Backend& be, ForwardBuffers& buf,
+                   float* logits) const;
 
   // cos/sin of p * theta_i for each position: RoPE's rotation angles.
   void rope_angles(const int32_t* pos, int64_t n, std::vector<float>& cos_sin) const;

@@ -1,6 +1,9 @@
-// A session: one sequence's state on a loaded model (its KV cache, position,
-// activation buffers). eval() appends tokens and returns logits, processing
-// long inputs in batches that never cross a chunked-attention boundary.
+// A session: the evaluation state on a loaded model (backend, KV cache,
+// activation buffers) of one sequence, or of several (SessionOptions::n_seq,
+// `scout batch --parallel`) sharing the backend and the cache's block pool.
+// eval() appends tokens to one sequence and returns logits, processing long
+// inputs in batches that never cross a chunked-attention boundary; decode()
+// appends one token to each of several sequences in a single forward pass.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +26,13 @@ struct SessionOptions {
   // per block (as llama.cpp does; fast integer dot products). false: dequantize
   // to f32 and multiply exactly (`--exact`, how the oracle's exact logits are met).
   bool quantize_activations = true;
+  uint32_t n_seq = 1;        // sequences held at once, each with its own n_ctx
+};
+
+// One new token of one sequence, for Session::decode.
+struct SeqToken {
+  uint32_t seq = 0;
+  int32_t token = 0;
 };
 
 class Session {
@@ -33,11 +43,22 @@ class Session {
   // ([n_vocab]), or of every token ([n][n_vocab]) when all_logits. Throws
   // std::runtime_error when the tokens do not fit the context or an id is out
   // of the vocabulary (the session is unchanged then).
-  std::vector<float> eval(std::span<const int32_t> tokens, bool all_logits = false);
+  std::vector<float> eval(std::span<const int32_t> tokens, bool all_logits = false) {
+    return eval_seq(0, tokens, all_logits);
+  }
+  // The same for sequence `seq` (< n_seq); the others are left alone.
+  std::vector<float> eval_seq(uint32_t seq, std::span<const int32_t> tokens, bool all_logits = false);
 
-  uint64_t n_past() const { return static_cast<uint64_t>(kv_.seq_len(0)); }
-  uint64_t n_ctx() const { return n_ctx_; }
-  void reset() { kv_.clear(0); }
+  // Appends one token to each of several distinct sequences in one forward
+  // pass (each weight read once for all of them); returns their next-token
+  // logits, [steps.size()][n_vocab] in the order given. Per row the math is
+  // eval_seq's. Throws like eval (nothing evaluated then).
+  std::vector<float> decode(std::span<const SeqToken> steps);
+
+  uint64_t n_past(uint32_t seq = 0) const { return static_cast<uint64_t>(kv_.seq_len(seq)); }
+  uint64_t n_ctx() const { return n_ctx_; }  // per sequence
+  uint32_t n_seq() const { return kv_.config().n_seq; }
+  void reset(uint32_t seq = 0) { kv_.clear(seq); }
 
   const Model& model() const { return model_; }
   const KvCache& kv_cache() const { return kv_; }
@@ -47,6 +68,10 @@ class Session {
   void set_expert_stats(ExpertStats* stats) { buf_.expert_stats = stats; }
 
  private:
+  // Throw std::runtime_error unless n more tokens fit seq's context / the id is in the vocabulary.
+  void check_room(uint32_t seq, uint64_t n) const;
+  void check_id(int32_t id) const;
+
   const Model& model_;
   SessionOptions opts_;
   uint64_t n_ctx_;

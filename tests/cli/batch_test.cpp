@@ -1,6 +1,7 @@
 // `scout batch` end to end: per-line errors in input order, resuming without
-// recomputing, surviving kill -9 with no partial line, text and directory
-// inputs, chat messages. Runs on the default model with one thread: fast
+// recomputing, surviving kill -9 with no partial line (also with --parallel),
+// text and directory inputs, chat messages, --parallel matching one at a
+// time. Runs on the default model with one thread: fast
 // anywhere, and fair to tests running beside it.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -162,13 +163,13 @@ size_t count_lines(const std::string& path) {
   return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
 }
 
-TEST(BatchCli, SurvivesKillNineAndResumes) {
+void kill_nine_and_resume(const std::string& parallel) {
   TempDir tmp;
   std::string in;
   for (int i = 1; i <= 30; ++i) in += "{\"id\": \"p" + std::to_string(i) + "\", \"prompt\": \"Story " + std::to_string(i) + ":\"}\n";
   write_text(tmp.path("in.jsonl"), in);
-  const std::vector<std::string> args = {"batch", "-t", "1", "-c", "128", "--seed", "5", "-n", "64",
-                                         "-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl")};
+  const std::vector<std::string> args = {"batch", "-t", "1", "-c", "128", "--seed", "5", "-n", "64", "--parallel",
+                                         parallel, "-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl")};
 
   const pid_t pid = spawn_scout(args, tmp.path("log"));
   ASSERT_GT(pid, 0);
@@ -193,6 +194,35 @@ TEST(BatchCli, SurvivesKillNineAndResumes) {
   for (int i = 0; i < 30; ++i) {
     EXPECT_EQ(out[i]["id"], "p" + std::to_string(i + 1));  // each id once, in input order
     EXPECT_EQ(out[i]["completion_tokens"], 64);
+  }
+}
+
+TEST(BatchCli, SurvivesKillNineAndResumes) { kill_nine_and_resume("1"); }
+// With jobs in flight together, what is written is still whole lines in input order.
+TEST(BatchCli, SurvivesKillNineAndResumesInParallel) { kill_nine_and_resume("4"); }
+
+// --parallel decodes jobs together; each job's text is what it is alone, greedy or sampled.
+TEST(BatchCli, ParallelGivesEveryJobItsOwnText) {
+  TempDir tmp;
+  std::string in;
+  for (int i = 1; i <= 12; ++i)
+    in += "{\"id\": " + std::to_string(i) + ", \"prompt\": \"" + std::string(static_cast<size_t>(i), '#') +
+          " tale\", \"max_tokens\": " + std::to_string(8 + i * 3) + (i % 2 ? ", \"temperature\": 0" : "") + "}\n";
+  write_text(tmp.path("in.jsonl"), in);
+  std::vector<std::vector<json>> outs;
+  for (const std::string p : {"1", "4"}) {
+    const CommandResult r = batch({"-i", tmp.path("in.jsonl"), "-o", tmp.path("out" + p + ".jsonl"), "--parallel", p});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(p + " in parallel"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("not implemented"), std::string::npos) << r.err;
+    outs.push_back(read_results(tmp.path("out" + p + ".jsonl")));
+  }
+  ASSERT_EQ(outs[0].size(), 12u);
+  ASSERT_EQ(outs[1].size(), 12u);
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(outs[1][i]["id"], i + 1);
+    EXPECT_EQ(outs[1][i]["text"], outs[0][i]["text"]) << "job " << i + 1;
+    EXPECT_EQ(outs[1][i]["completion_tokens"], outs[0][i]["completion_tokens"]) << "job " << i + 1;
   }
 }
 
@@ -255,10 +285,8 @@ TEST(BatchCli, FlagErrors) {
   r = run_scout({"batch", "-i", tmp.path("x")});
   EXPECT_EQ(r.exit_code, 2);
   write_text(tmp.path("in.txt"), "one\n");
-  r = batch({"-i", tmp.path("in.txt"), "--input-format", "text", "-o", tmp.path("out.jsonl"), "-n", "2",
-             "--parallel", "4"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("not implemented"), std::string::npos) << r.err;
+  r = batch({"-i", tmp.path("in.txt"), "--input-format", "text", "-o", tmp.path("out.jsonl"), "--parallel", "0"});
+  EXPECT_EQ(r.exit_code, 2);
 }
 
 }  // namespace

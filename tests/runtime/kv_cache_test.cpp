@@ -133,5 +133,60 @@ TEST(KvCache, SequencesHaveTheirOwnTables) {
   EXPECT_EQ(kv.bytes_in_use(), 4 * kv.block_bytes());
 }
 
+// `scout batch --parallel`: sequences grow, cross chunks and are cleared and
+// reused independently; a cleared sequence's blocks serve the next one while
+// the other sequence's values stay as stored.
+TEST(KvCache, SequencesAreClearedAndReusedIndependently) {
+  KvCacheConfig c;
+  c.n_layer = 2;
+  c.n_head_kv = 1;
+  c.head_dim_k = c.head_dim_v = 2;
+  c.layer_chunk = {5, 0};
+  c.type = KvType::F32;
+  c.block_size = 4;
+  c.n_seq = 3;
+  KvCache kv(c);
+  // Appends n positions to seq with K = V = seq * 1000 + position.
+  auto put = [&](uint32_t seq, int64_t n) {
+    const int64_t first = kv.seq_len(seq);
+    kv.append(seq, n);
+    std::vector<float> kvals;
+    for (int64_t t = 0; t < n; ++t) kvals.insert(kvals.end(), 2, static_cast<float>(seq * 1000 + first + t));
+    for (uint32_t il = 0; il < 2; ++il) kv.store(il, seq, first, n, kvals.data(), kvals.data());
+  };
+  auto intact = [&](uint32_t seq) {
+    for (uint32_t il = 0; il < 2; ++il) {
+      const KvLayerView v = kv.view(il, seq);
+      for (int64_t p = v.base_pos; p < v.base_pos + v.n_pos; ++p) {
+        EXPECT_EQ(read(v, true, p, 0, 1), static_cast<float>(seq * 1000 + p)) << seq << " " << il << " " << p;
+        EXPECT_EQ(read(v, false, p, 0, 0), static_cast<float>(seq * 1000 + p)) << seq << " " << il << " " << p;
+      }
+    }
+  };
+  // Interleaved, one position at a time, as decoding does: 0 crosses chunk 5, 1 does not.
+  put(0, 3);
+  put(1, 2);
+  for (int i = 0; i < 4; ++i) put(0, 1), put(1, 1);
+  EXPECT_EQ(kv.seq_len(0), 7);
+  EXPECT_EQ(kv.seq_len(1), 6);
+  EXPECT_EQ(kv.view(0, 0).base_pos, 5);  // sequence 0's chunked layer moved on
+  EXPECT_EQ(kv.view(0, 1).base_pos, 5);  // so did 1's (position 5 is its last)
+  intact(0);
+  intact(1);
+
+  const size_t peak = kv.bytes_allocated();
+  kv.clear(0);
+  EXPECT_EQ(kv.seq_len(0), 0);
+  EXPECT_EQ(kv.seq_len(1), 6);
+  intact(1);
+  put(2, 4);  // a new sequence takes the freed blocks
+  put(0, 4);  // and the cleared one starts again at position 0
+  put(1, 3);
+  EXPECT_EQ(kv.bytes_allocated(), peak + kv.block_bytes());  // only 1's global layer grew past the old peak
+  intact(0);
+  intact(1);
+  intact(2);
+}
+
 }  // namespace
 }  // namespace scout::runtime
