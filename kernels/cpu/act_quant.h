@@ -1,6 +1,6 @@
 // Activations rounded to 8 bits per block, the right-hand side of the integer
-// dot products in quant_dot.h. Symmetric: x ~ d * q with q in [-127, 127] and
-// d = max|x| / 127 per block, kept in f32 (llama.cpp keeps f16 for Q8_0).
+// dot products in quant_dot.h: x ~ d * q with q in [-127, 127] and |d| =
+// max|x| / 127 per block, rounded as llama.cpp rounds them (act_quant.cpp).
 #pragma once
 
 #include <cstddef>

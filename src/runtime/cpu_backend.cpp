@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/quant_dot.h"
+#include "kernels/cpu/quant_gemm.h"
 #include "runtime/backend.h"
 #include "tensor/dequant.h"
 
@@ -23,6 +24,14 @@ namespace {
 // Multiply-adds per extra thread below which starting it costs more than it
 // saves (a fork/join is microseconds, far more when cores are oversubscribed).
 constexpr int64_t kMinWork = int64_t{1} << 18;
+
+// Batches from this many rows use the 8-token panel kernels where the CPU has
+// them. Panels round differently from the row kernels, so a row's result
+// would depend on how many rows share its batch: below this threshold it does
+// not, which keeps `scout batch --parallel N` (N < 16) decoding exactly what
+// each job decodes alone. Prompt batches, and the experts' share of them, are
+// mostly larger.
+constexpr int64_t kMinPanelRows = 16;
 
 inline float dot(const float* a, const float* b, int64_t n) {
   float s = 0.0f;
@@ -174,8 +183,13 @@ class CpuBackend final : public Backend {
     for (int64_t t = 0; t < n_rows; ++t) kernels::quantize_activations(qd.act, x + t * n_in, act + t * act_bytes, n_in);
 
     const int64_t n_tiles = (n_out + kTile - 1) / kTile;
-#pragma omp parallel for num_threads(std::min(threads_for(n_tiles), threads_for(n_rows * n_out * n_in / kMinWork))) \
-    schedule(static)
+    const int n_threads = std::min(threads_for(n_tiles), threads_for(n_rows * n_out * n_in / kMinWork));
+    if (n_rows >= kMinPanelRows)
+      if (const kernels::QuantGemm* qg = kernels::quant_gemm(w.type, level_)) {
+        matmul_panels(w, *qg, act, act_bytes, y, n_rows, n_threads);
+        return;
+      }
+#pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
       const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
       for (int64_t t = 0; t < n_rows; t += kernels::kMaxActRows) {
@@ -184,6 +198,40 @@ class CpuBackend final : public Backend {
           float o[kernels::kMaxActRows];
           qd.fn(n_in, w.row(r), act + t * act_bytes, act_bytes, na, o);
           for (int k = 0; k < na; ++k) y[(t + k) * n_out + r] = o[k];
+        }
+      }
+    }
+  }
+
+  // Prompt batches on CPUs with VNNI (kernels/cpu/quant_gemm.h): tokens
+  // interleaved 8 at a time into panels, then each thread takes tiles of
+  // weight rows and runs 4 rows x 8 tokens per kernel call.
+  void matmul_panels(const WeightView& w, const kernels::QuantGemm& qg, const uint8_t* act, size_t act_bytes,
+                     float* y, int64_t n_rows, int n_threads) {
+    constexpr int64_t kTile = 16;
+    constexpr int P = kernels::kPanelTokens, R = kernels::kGemmRows;
+    const int64_t n_in = w.n_in, n_out = w.n_out;
+    const int64_t n_panels = (n_rows + P - 1) / P;
+    const size_t pbytes = kernels::panel_bytes(qg.act, n_in);
+    if (panels_.size() < pbytes * n_panels) panels_.resize(pbytes * n_panels);
+    uint8_t* panels = panels_.data();
+#pragma omp parallel for num_threads(threads_for(n_panels)) schedule(static)
+    for (int64_t p = 0; p < n_panels; ++p)
+      kernels::pack_panel(qg.act, act + p * P * act_bytes, act_bytes, static_cast<int>(std::min<int64_t>(P, n_rows - p * P)),
+                          n_in, panels + p * pbytes);
+
+    const int64_t n_tiles = (n_out + kTile - 1) / kTile;
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (int64_t tile = 0; tile < n_tiles; ++tile) {
+      const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
+      for (int64_t p = 0; p < n_panels; ++p) {
+        const int n_tok = static_cast<int>(std::min<int64_t>(P, n_rows - p * P));
+        for (int64_t r = r0; r < r1; r += R) {
+          const int nr = static_cast<int>(std::min<int64_t>(R, r1 - r));
+          float o[R * P];
+          qg.fn(n_in, w.row(r), w.row_bytes, nr, panels + p * pbytes, o);
+          for (int j = 0; j < nr; ++j)
+            for (int k = 0; k < n_tok; ++k) y[(p * P + k) * n_out + r + j] = o[j * P + k];
         }
       }
     }
@@ -266,7 +314,8 @@ class CpuBackend final : public Backend {
   int n_threads_;
   bool quantize_activations_;
   kernels::CpuLevel level_;
-  std::vector<uint8_t> act_;  // the quantized activations of the current matmul
+  std::vector<uint8_t> act_;     // the quantized activations of the current matmul
+  std::vector<uint8_t> panels_;  // ... interleaved for the panel kernels
 };
 
 // Flash-style attention: for each kv head and each tile of queries, stream the

@@ -29,10 +29,12 @@ TEST(ActQuant, Blocks32RoundTripWithinHalfAStep) {
     float amax = 0;
     int sum = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * i + j]));
-    EXPECT_FLOAT_EQ(b[i].d, amax / 127.0f);
+    EXPECT_NEAR(b[i].d, amax / 127.0f, amax / 127.0f / 1024);  // kept at half precision
     for (int j = 0; j < 32; ++j) {
       EXPECT_LE(std::abs(b[i].q[j]), 127);
-      EXPECT_LE(std::fabs(b[i].d * b[i].q[j] - x[32 * i + j]), 0.5f * b[i].d * 1.0001f) << i << " " << j;
+      // Half a step, plus what the half-precision scale moves the top level.
+      EXPECT_LE(std::fabs(b[i].d * b[i].q[j] - x[32 * i + j]), 0.5f * b[i].d + 127 * amax / 127.0f / 1024)
+          << i << " " << j;
       sum += b[i].q[j];
     }
     EXPECT_EQ(b[i].sum, sum);
@@ -50,10 +52,10 @@ TEST(ActQuant, Blocks256KeepSixteenSums) {
   for (int i = 0; i < 3; ++i) {
     bool has_extreme = false;
     for (int j = 0; j < 256; ++j) {
-      EXPECT_LE(std::fabs(b[i].d * b[i].q[j] - x[256 * i + j]), 0.5f * b[i].d * 1.0001f);
-      has_extreme |= std::abs(b[i].q[j]) == 127;
+      EXPECT_LE(std::fabs(b[i].d * b[i].q[j] - x[256 * i + j]), 0.5f * std::fabs(b[i].d) * 1.0001f);
+      has_extreme |= b[i].q[j] == -127;
     }
-    EXPECT_TRUE(has_extreme);  // the largest |x| maps to the last level
+    EXPECT_TRUE(has_extreme);  // the value of largest magnitude maps to -127 (the scale carries its sign)
     for (int s = 0; s < 16; ++s) {
       int sum = 0;
       for (int k = 0; k < 16; ++k) sum += b[i].q[16 * s + k];

@@ -180,11 +180,27 @@ TEST_P(BatchIndependence, Batch1Vs7Vs512) {
     runtime::Session s(*model, opts);
     out.push_back(s.eval(tokens, true));
   }
+  const size_t V = model->hparams().n_vocab;
   for (size_t k = 1; k < out.size(); ++k) {
     ASSERT_EQ(out[k].size(), out[0].size());
     double m = 0;
     for (size_t i = 0; i < out[0].size(); ++i) m = std::max(m, static_cast<double>(std::abs(out[k][i] - out[0][i])));
-    EXPECT_LT(m, 1e-4) << "batch variant " << k;
+    // Batches of 16+ rows may use the panel kernels on quantized weights: the
+    // same math rounded in another order, which can move an activation to the
+    // next 8-bit level. There the batches agree closely, not to 1e-4.
+    const bool panels = GetParam() != "f32" && k == 2;
+    if (!panels) {
+      EXPECT_LT(m, 1e-4) << "batch variant " << k;
+      continue;
+    }
+    std::vector<std::vector<double>> ref(tokens.size(), std::vector<double>(V));
+    for (size_t t = 0; t < tokens.size(); ++t)
+      for (size_t i = 0; i < V; ++i) ref[t][i] = out[0][t * V + i];
+    double rel_rms;
+    int argmax_same;
+    q8_agreement(out[k], ref, V, rel_rms, argmax_same);
+    EXPECT_LT(rel_rms, 2e-3) << "batch variant " << k;
+    EXPECT_EQ(argmax_same, static_cast<int>(tokens.size())) << "batch variant " << k;
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/quant_dot.h"
+#include "kernels/cpu/quant_gemm.h"
 #include "tensor/quant.h"
 
 namespace {
@@ -71,6 +72,31 @@ void BM_QuantDot(benchmark::State& state, TensorType t, CpuLevel level, int64_t 
                                                 benchmark::Counter::kIsRate);
 }
 
+// The prompt-batch form: 4 weight rows x a panel of 8 tokens per call.
+void BM_QuantGemm(benchmark::State& state, TensorType t, int64_t n_out) {
+  const QuantGemm* g = quant_gemm(t, CpuLevel::Vnni);
+  if (!cpu_supports(CpuLevel::Vnni) || !g) {
+    state.SkipWithError("no panel kernel here");
+    return;
+  }
+  const int64_t n_in = 2048;
+  const Matrix& m = matrix(t, n_out, n_in);
+  std::vector<uint8_t> act(m.act_bytes * kPanelTokens);
+  for (int k = 0; k < kPanelTokens; ++k)
+    std::copy_n(m.act.data() + (k % kMaxActRows) * m.act_bytes, m.act_bytes, act.data() + k * m.act_bytes);
+  std::vector<uint8_t> panel(panel_bytes(g->act, n_in));
+  pack_panel(g->act, act.data(), m.act_bytes, kPanelTokens, n_in, panel.data());
+  std::vector<float> out(static_cast<size_t>(n_out * kPanelTokens));
+  for (auto _ : state) {
+    for (int64_t r = 0; r < n_out; r += kGemmRows)
+      g->fn(n_in, m.w.data() + r * m.row_bytes, m.row_bytes, kGemmRows, panel.data(), &out[r * kPanelTokens]);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(m.w.size()));
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n_out * n_in * kPanelTokens) * state.iterations() / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
 void BM_QuantizeActivations(benchmark::State& state, ActFormat f) {
   const int64_t n = 2048;
   std::vector<float> x(n, 0.5f);
@@ -96,6 +122,10 @@ void register_all() {
           benchmark::RegisterBenchmark(name.c_str(), BM_QuantDot, t, level, n_out, n_act);
         }
     }
+  for (TensorType t : types) {
+    const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/vnni/rows:256/act:8";
+    benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemm, t, int64_t{256});
+  }
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
   benchmark::RegisterBenchmark("quantize_activations/q8_256", BM_QuantizeActivations, ActFormat::Q8_256);
 }

@@ -1,0 +1,51 @@
+// Matrix-matrix products for prompt batches: up to 4 quantized weight rows
+// against a panel of 8 tokens at once, with VNNI (vpdpbusd) doing one
+// instruction per 32 multiply-adds.
+//
+// Why a second kernel family: quant_dot.h multiplies one weight row with
+// token rows, so every 32 weights need a dot instruction *and* a multiply by
+// the sub-block scale. Here the 8 tokens' activations are interleaved in
+// groups of 4 (a panel), 4 weights are broadcast to all 8 lanes, and each lane
+// accumulates one token: a whole sub-block is summed before its scale is
+// applied, once for 8 tokens.
+//
+// Panel layouts (one per activation block, for 8 tokens; a short last panel
+// is padded with zero tokens):
+//   Q8_256 (K-quants): float d[8]; int32 bsums[16][8]; int8 q[64][8][4]
+//   Q8_32 (Q8_0, Q4_0): float d[8]; int32 sum[8]; int8 q[8][8][4]
+// The reference is quant_dot_scalar: out[r][t] equals its dot of weight row
+// r with token t to rounding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/quant_dot.h"
+
+namespace scout::kernels {
+
+constexpr int kPanelTokens = 8;
+constexpr int kGemmRows = 4;
+
+// out[r * kPanelTokens + t] for weight rows r < n_w_rows (1..kGemmRows), which
+// start at w + r * w_stride; n elements per row.
+using QuantGemmFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, int n_w_rows, const uint8_t* panel,
+                             float* out);
+
+struct QuantGemm {
+  ActFormat act;
+  QuantGemmFn fn;
+};
+
+// nullptr when this type or level has no panel kernel (then use quant_dot).
+const QuantGemm* quant_gemm(TensorType t, CpuLevel level);
+const QuantGemm* quant_gemm_vnni(TensorType t);
+
+// Bytes of one panel for rows of n elements.
+size_t panel_bytes(ActFormat f, int64_t n);
+// Interleaves n_tok (1..kPanelTokens) quantized activation rows (act_row_bytes
+// apart, from quantize_activations) into one panel.
+void pack_panel(ActFormat f, const uint8_t* act, size_t act_stride, int n_tok, int64_t n, uint8_t* panel);
+
+}  // namespace scout::kernels
