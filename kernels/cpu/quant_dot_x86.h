@@ -159,16 +159,19 @@ void legacy_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
 // --- 256-element formats ---
 
 // Q4_K / Q5_K scales: 12 bytes -> sc[0..7] in bytes 0-7 and m[0..7] in bytes
-// 8-15 (unpack_scale_min_k4 for all eight at once, on 32-bit words).
+// 8-15 (unpack_scale_min_k4 for all eight at once). With u0, u1, u2 the three
+// 32-bit words: sc0-3 = u0 & 0x3f.., sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 3..) << 4,
+// m0-3 = u1 & 0x3f.., m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 3..) << 4;
+// computed in one vector, lanes [sc0-3, sc4-7, m0-3, m4-7].
+// Loads 16 bytes: the 4 after the scales are the block's own qs (word 3 unused).
 inline __m128i unpack_scales_k4(const uint8_t* s) {
-  uint32_t u[4];
-  std::memcpy(u, s, 12);
-  const uint32_t m6 = 0x3f3f3f3f, m4 = 0x0f0f0f0f, m2 = 0x03030303;
-  const uint32_t sc03 = u[0] & m6, m03 = u[1] & m6;
-  const uint32_t sc47 = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);
-  const uint32_t m47 = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);
-  return _mm_setr_epi32(static_cast<int>(sc03), static_cast<int>(sc47), static_cast<int>(m03),
-                        static_cast<int>(m47));
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const __m128i x = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // u0 u2 u1 u2
+  const __m128i y = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // u0 u0 u1 u1
+  const __m128i low6 = _mm_and_si128(x, _mm_set1_epi32(0x3f3f3f3f));
+  const __m128i low4 = _mm_and_si128(_mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 0, 4)), _mm_set1_epi32(0x0f0f0f0f));
+  const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(y, 6), _mm_set1_epi32(0x03030303)), 4);
+  return _mm_blend_epi32(low6, _mm_or_si128(low4, top2), 0b1010);
 }
 
 // Q4_K and Q5_K: 4 pairs of 32-element sub-blocks, d*sc*q - dmin*m.
@@ -250,10 +253,11 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
       q[1] = _mm256_and_si256(ql1, low4);
       q[2] = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4);
       q[3] = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4);
-      for (int k = 0; k < 4; ++k) {
-        const __m256i top = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), two);
-        q[k] = _mm256_or_si256(q[k], _mm256_slli_epi16(top, 4));
-      }
+      // Bits 2k, 2k+1 of qh to bits 4, 5 of each byte (shifts within bytes, masked first).
+      q[0] = _mm256_or_si256(q[0], _mm256_slli_epi16(_mm256_and_si256(qh, two), 4));
+      q[1] = _mm256_or_si256(q[1], _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
+      q[2] = _mm256_or_si256(q[2], _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+      q[3] = _mm256_or_si256(q[3], _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2));
       for (int k = 0; k < 4; ++k) {
         // The 32 elements of q[k] span sub-blocks 8h+2k (low 128 bits) and 8h+2k+1.
         const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * k + 1))),
