@@ -78,4 +78,12 @@ CommandResult run_scout(const std::vector<std::string>& args, const std::string&
   return run_scout_with_stdin(args, &stdin_text);
 }
 
+std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab) - 1);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = dist(rng);
+  return t;
+}
+
 }  // namespace scout::test

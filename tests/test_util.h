@@ -13,6 +13,9 @@ bool have_shared();
 std::string scout_binary();
 std::string default_model_path();
 
+// n token ids drawn uniformly from [0, n_vocab), the same for the same seed.
+std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed);
+
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

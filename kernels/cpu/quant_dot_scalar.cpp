@@ -160,8 +160,10 @@ void decode_q3_K(const uint8_t* w, int64_t i, Decoded256& o) {
       }
 }
 
-void decode_q4_K(const uint8_t* w, int64_t i, Decoded256& o) {
-  const auto b = load_block<Q4_K>(w, i);
+// Q4_K and Q5_K share their header: d, dmin and eight 6-bit (scale, minimum)
+// pairs, one per 32 elements (two of Decoded256's 16-element sub-blocks).
+template <typename Block>
+void decode_k4_header(const Block& b, Decoded256& o) {
   o.d = fp16_to_fp32(b.d);
   o.dmin = fp16_to_fp32(b.dmin);
   for (int s = 0; s < 8; ++s) {
@@ -170,6 +172,11 @@ void decode_q4_K(const uint8_t* w, int64_t i, Decoded256& o) {
     o.sc[2 * s] = o.sc[2 * s + 1] = sc;
     o.m[2 * s] = o.m[2 * s + 1] = m;
   }
+}
+
+void decode_q4_K(const uint8_t* w, int64_t i, Decoded256& o) {
+  const auto b = load_block<Q4_K>(w, i);
+  decode_k4_header(b, o);
   // Sub-block 2p: low nibbles of qs[32p .. 32p+31]; 2p+1: their high nibbles.
   for (int p = 0; p < 4; ++p)
     for (int l = 0; l < 32; ++l) {
@@ -180,14 +187,7 @@ void decode_q4_K(const uint8_t* w, int64_t i, Decoded256& o) {
 
 void decode_q5_K(const uint8_t* w, int64_t i, Decoded256& o) {
   const auto b = load_block<Q5_K>(w, i);
-  o.d = fp16_to_fp32(b.d);
-  o.dmin = fp16_to_fp32(b.dmin);
-  for (int s = 0; s < 8; ++s) {
-    int sc, m;
-    unpack_scale_min_k4(b.scales, s, sc, m);
-    o.sc[2 * s] = o.sc[2 * s + 1] = sc;
-    o.m[2 * s] = o.m[2 * s + 1] = m;
-  }
+  decode_k4_header(b, o);
   // As Q4_K; sub-block s takes its 5th bit from bit s of qh[l].
   for (int p = 0; p < 4; ++p)
     for (int l = 0; l < 32; ++l) {

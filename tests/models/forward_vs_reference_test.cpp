@@ -36,14 +36,6 @@ struct Variant {
   double tol;  // max |logit difference| allowed against the reference (f32 KV cache)
 };
 
-std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab) - 1);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = dist(rng);
-  return t;
-}
-
 // RMS of (ours - ref) over RMS of ref, all positions and logits; and how
 // many positions have the same argmax.
 void q8_agreement(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t n_vocab,
@@ -88,7 +80,7 @@ TEST_P(ForwardVsReference, AllPositionsMatch) {
 
   const auto model = Model::load(path);
   const uint32_t V = model->hparams().n_vocab;
-  const std::vector<int32_t> tokens = random_tokens(40, V, 11);
+  const std::vector<int32_t> tokens = test::random_tokens(40, V, 11);
   auto t0 = std::chrono::steady_clock::now();
   reference::ReferenceModel ref(model->file());
   const auto want = ref.forward(tokens);
@@ -172,7 +164,7 @@ TEST_P(BatchIndependence, Batch1Vs7Vs512) {
   maker::make_model(maker::parse_model_config(with(base_config(), {{"chunk_size", 16}, {"weight_type", GetParam()}})),
                     3, path);
   const auto model = Model::load(path);
-  const std::vector<int32_t> tokens = random_tokens(60, model->hparams().n_vocab, 5);
+  const std::vector<int32_t> tokens = test::random_tokens(60, model->hparams().n_vocab, 5);
   std::vector<std::vector<float>> out;
   for (uint32_t b : {1u, 7u, 512u}) {
     runtime::SessionOptions opts;

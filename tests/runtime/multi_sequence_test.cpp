@@ -28,14 +28,6 @@ json llama4_config(const std::string& weight_type) {
           {"chunk_size", 8}, {"context_length", 256}, {"weight_type", weight_type}, {"vocab", {{"builtin", true}}}};
 }
 
-std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab) - 1);
-  std::vector<int32_t> t(n);
-  for (auto& x : t) x = dist(rng);
-  return t;
-}
-
 double max_diff(std::span<const float> a, std::span<const float> b) {
   EXPECT_EQ(a.size(), b.size());
   double m = 0;
@@ -70,8 +62,8 @@ class MultiSequence : public ::testing::TestWithParam<Variant> {
 // each alone: A starts at 5 and B at 13 tokens, both cross a chunk boundary
 // (8, 16) on the way, and the pair is given in both orders.
 TEST_P(MultiSequence, DecodeTogetherEqualsAlone) {
-  const std::vector<int32_t> a = random_tokens(5 + 8, static_cast<uint32_t>(V_), 1);
-  const std::vector<int32_t> b = random_tokens(13 + 8, static_cast<uint32_t>(V_), 2);
+  const std::vector<int32_t> a = test::random_tokens(5 + 8, static_cast<uint32_t>(V_), 1);
+  const std::vector<int32_t> b = test::random_tokens(13 + 8, static_cast<uint32_t>(V_), 2);
   Session alone_a(*model_, options(1)), alone_b(*model_, options(1)), both(*model_, options(2));
   double worst = max_diff(alone_a.eval(std::span(a).first(5)), both.eval_seq(0, std::span(a).first(5)));
   worst = std::max(worst, max_diff(alone_b.eval(std::span(b).first(13)), both.eval_seq(1, std::span(b).first(13))));
@@ -97,9 +89,9 @@ TEST_P(MultiSequence, DecodeTogetherEqualsAlone) {
 // 5-7 (up to a chunk's end), B's 5 rows at 16-20 (the start of a chunk), and
 // C's first 2 rows; every row's logits match the sequence evaluated alone.
 TEST_P(MultiSequence, SegmentsOfSeveralRowsInOnePass) {
-  const std::vector<int32_t> a = random_tokens(8, static_cast<uint32_t>(V_), 3);
-  const std::vector<int32_t> b = random_tokens(21, static_cast<uint32_t>(V_), 4);
-  const std::vector<int32_t> c = random_tokens(2, static_cast<uint32_t>(V_), 5);
+  const std::vector<int32_t> a = test::random_tokens(8, static_cast<uint32_t>(V_), 3);
+  const std::vector<int32_t> b = test::random_tokens(21, static_cast<uint32_t>(V_), 4);
+  const std::vector<int32_t> c = test::random_tokens(2, static_cast<uint32_t>(V_), 5);
   Session alone(*model_, options(1));
   const std::vector<float> want_a = alone.eval(a, true);
   alone.reset();
@@ -187,7 +179,7 @@ TEST_F(MultiSequenceSession, BadBatchesLeaveTheCacheAlone) {
   o.n_seq = 2;
   o.n_ctx = 10;
   Session s(*model_, o);
-  const std::vector<int32_t> t = random_tokens(10, model_->hparams().n_vocab, 6);
+  const std::vector<int32_t> t = test::random_tokens(10, model_->hparams().n_vocab, 6);
   s.eval_seq(0, std::span(t).first(7));
   s.eval_seq(1, std::span(t).first(10));  // full
   EXPECT_THROW(s.decode(std::vector<SeqToken>{{0, 1}, {0, 2}}), std::invalid_argument);  // twice
@@ -222,7 +214,7 @@ TEST_F(MultiSequenceSession, BadBatchesLeaveTheCacheAlone) {
 // Sequence 0 is reset and reused while sequence 1 goes on: neither notices.
 TEST_F(MultiSequenceSession, ResetOneSequenceWhileAnotherGoesOn) {
   const uint32_t V = model_->hparams().n_vocab;
-  const std::vector<int32_t> a = random_tokens(12, V, 7), b = random_tokens(20, V, 8), c = random_tokens(9, V, 9);
+  const std::vector<int32_t> a = test::random_tokens(12, V, 7), b = test::random_tokens(20, V, 8), c = test::random_tokens(9, V, 9);
   SessionOptions o;
   o.n_seq = 2;
   Session both(*model_, o), alone(*model_);
