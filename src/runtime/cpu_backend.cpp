@@ -1,7 +1,9 @@
-// The CPU backend: plain loops the compiler vectorises (-O3 -march=native),
-// OpenMP across output rows / heads. Weights are dequantized a tile of rows at
-// a time into a per-thread f32 buffer and multiplied against every row of the
-// batch while the tile is hot in cache.
+// The CPU backend: OpenMP across output rows / heads. Quantized weights are
+// multiplied in their stored format against 8-bit activations with the SIMD
+// kernels of kernels/cpu (matmul_quantized, matmul_panels). Float weights, and
+// every weight with --exact, take the f32 path: a tile of rows dequantized
+// into a per-thread buffer and multiplied against every row of the batch while
+// it is hot in cache, in plain loops the compiler vectorises.
 #include <omp.h>
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // The integer dot products: the scalar reference against plain f64 math on
 // the dequantized weights and activations, and every SIMD level this CPU has
 // against the scalar reference, on every type, 1-4 activation rows, row
-// lengths of 1 and several blocks, and rows at odd addresses.
+// lengths of 1 and several blocks, and weight rows at odd addresses.
 #include "kernels/cpu/quant_dot.h"
 
 #include <gtest/gtest.h>
@@ -28,8 +28,9 @@ std::vector<float> random_values(int64_t n, std::mt19937& rng, float scale) {
   return x;
 }
 
-// One test case: a quantized weight row (stored at an odd offset) and
-// kMaxActRows quantized activation rows (also at an odd offset).
+// One test case: a quantized weight row (stored at an odd offset, as rows in
+// a mapped file may be) and kMaxActRows quantized activation rows (4-byte
+// aligned as the backend keeps them, but not back to back).
 struct Case {
   int64_t n;
   ActFormat fmt;
@@ -51,12 +52,11 @@ struct Case {
     dequantize_row(t, w, w_f32.data(), n);
 
     stride = act_row_bytes(fmt, n) + 4;  // rows not back to back either
-    act_storage.resize(stride * kMaxActRows + 1);
-    act = act_storage.data() + 1;
+    act_storage.resize(stride * kMaxActRows + 4);
+    act = act_storage.data() + 4;
     for (int r = 0; r < kMaxActRows; ++r) {
       std::vector<float> x = random_values(n, rng, 1.0f + r);
-      uint8_t* dst = act_storage.data() + 1 + r * stride;
-      // Quantize into an aligned buffer, then copy to the odd address.
+      uint8_t* dst = act_storage.data() + 4 + r * stride;
       std::vector<uint8_t> tmp(act_row_bytes(fmt, n));
       quantize_activations(fmt, x.data(), tmp.data(), n);
       std::copy(tmp.begin(), tmp.end(), dst);
