@@ -23,12 +23,6 @@ Block load_block(const uint8_t* w, int64_t i) {
   return b;
 }
 
-int32_t dot32(const int* q, const int8_t* a) {
-  int32_t s = 0;
-  for (int j = 0; j < 32; ++j) s += q[j] * a[j];
-  return s;
-}
-
 // Element j of a legacy 32-block: low nibble of byte j for j < 16, high nibble of byte j - 16 after.
 int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0xF : qs[j - 16] >> 4; }
 
@@ -40,74 +34,64 @@ uint32_t high_bits(const uint8_t* qh) {
 }
 
 // --- 32-element formats, activations in ActBlock32 ---
+// Each decodes block i into q[32] and its scales so that weight_j = d * q_j + m.
 
-float dot_q4_0(int64_t n, const uint8_t* w, const ActBlock32* a) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<Q4_0>(w, i);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = nibble(b.qs, j) - 8;
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q));
-  }
-  return sum;
+struct Decoded32 {
+  int q[32];
+  float d;
+  float m = 0.0f;  // the minimum of Q4_1 / Q5_1; 0 for the others
+};
+
+void decode_q4_0(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<Q4_0>(w, i);
+  o.d = fp16_to_fp32(b.d);
+  for (int j = 0; j < 32; ++j) o.q[j] = nibble(b.qs, j) - 8;
 }
 
-float dot_q4_1(int64_t n, const uint8_t* w, const ActBlock32* a) {
+void decode_q4_1(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<Q4_1>(w, i);
+  o.d = fp16_to_fp32(b.d);
+  o.m = fp16_to_fp32(b.m);
+  for (int j = 0; j < 32; ++j) o.q[j] = nibble(b.qs, j);
+}
+
+void decode_q5_0(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<Q5_0>(w, i);
+  const uint32_t qh = high_bits(b.qh);
+  o.d = fp16_to_fp32(b.d);
+  for (int j = 0; j < 32; ++j) o.q[j] = (nibble(b.qs, j) | static_cast<int>(((qh >> j) & 1) << 4)) - 16;
+}
+
+void decode_q5_1(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<Q5_1>(w, i);
+  const uint32_t qh = high_bits(b.qh);
+  o.d = fp16_to_fp32(b.d);
+  o.m = fp16_to_fp32(b.m);
+  for (int j = 0; j < 32; ++j) o.q[j] = nibble(b.qs, j) | static_cast<int>(((qh >> j) & 1) << 4);
+}
+
+void decode_q8_0(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<Q8_0>(w, i);
+  o.d = fp16_to_fp32(b.d);
+  for (int j = 0; j < 32; ++j) o.q[j] = b.qs[j];
+}
+
+void decode_iq4_nl(const uint8_t* w, int64_t i, Decoded32& o) {
+  const auto b = load_block<IQ4_NL>(w, i);
+  o.d = fp16_to_fp32(b.d);
+  for (int j = 0; j < 32; ++j) o.q[j] = kIq4Values[nibble(b.qs, j)];
+}
+
+template <void (*Decode)(const uint8_t*, int64_t, Decoded32&)>
+float dot_32(int64_t n, const uint8_t* w, const ActBlock32* a) {
   float sum = 0.0f;
   for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<Q4_1>(w, i);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = nibble(b.qs, j);
+    Decoded32 b;
+    Decode(w, i, b);
+    int32_t qa = 0;
+    for (int j = 0; j < 32; ++j) qa += b.q[j] * a[i].q[j];
     // sum_j (d q_j + m) * da a_j = d da (q . a) + m da (sum a)
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q)) +
-           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum);
-  }
-  return sum;
-}
-
-float dot_q5_0(int64_t n, const uint8_t* w, const ActBlock32* a) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<Q5_0>(w, i);
-    const uint32_t qh = high_bits(b.qh);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = (nibble(b.qs, j) | static_cast<int>(((qh >> j) & 1) << 4)) - 16;
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q));
-  }
-  return sum;
-}
-
-float dot_q5_1(int64_t n, const uint8_t* w, const ActBlock32* a) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<Q5_1>(w, i);
-    const uint32_t qh = high_bits(b.qh);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = nibble(b.qs, j) | static_cast<int>(((qh >> j) & 1) << 4);
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q)) +
-           fp16_to_fp32(b.m) * a[i].d * static_cast<float>(a[i].sum);
-  }
-  return sum;
-}
-
-float dot_q8_0(int64_t n, const uint8_t* w, const ActBlock32* a) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<Q8_0>(w, i);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = b.qs[j];
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q));
-  }
-  return sum;
-}
-
-float dot_iq4_nl(int64_t n, const uint8_t* w, const ActBlock32* a) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const auto b = load_block<IQ4_NL>(w, i);
-    int q[32];
-    for (int j = 0; j < 32; ++j) q[j] = kIq4Values[nibble(b.qs, j)];
-    sum += fp16_to_fp32(b.d) * a[i].d * static_cast<float>(dot32(q, a[i].q));
+    sum += b.d * a[i].d * static_cast<float>(qa) + b.m * a[i].d * static_cast<float>(a[i].sum);
   }
   return sum;
 }
@@ -244,12 +228,12 @@ void rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t act_stride, in
   for (int r = 0; r < n_act; ++r) out[r] = Dot(n, w, reinterpret_cast<const Act*>(act + r * act_stride));
 }
 
-constexpr QuantDot kQ4_0{ActFormat::Q8_32, rows<ActBlock32, dot_q4_0>};
-constexpr QuantDot kQ4_1{ActFormat::Q8_32, rows<ActBlock32, dot_q4_1>};
-constexpr QuantDot kQ5_0{ActFormat::Q8_32, rows<ActBlock32, dot_q5_0>};
-constexpr QuantDot kQ5_1{ActFormat::Q8_32, rows<ActBlock32, dot_q5_1>};
-constexpr QuantDot kQ8_0{ActFormat::Q8_32, rows<ActBlock32, dot_q8_0>};
-constexpr QuantDot kIQ4_NL{ActFormat::Q8_32, rows<ActBlock32, dot_iq4_nl>};
+constexpr QuantDot kQ4_0{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_q4_0>>};
+constexpr QuantDot kQ4_1{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_q4_1>>};
+constexpr QuantDot kQ5_0{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_q5_0>>};
+constexpr QuantDot kQ5_1{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_q5_1>>};
+constexpr QuantDot kQ8_0{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_q8_0>>};
+constexpr QuantDot kIQ4_NL{ActFormat::Q8_32, rows<ActBlock32, dot_32<decode_iq4_nl>>};
 constexpr QuantDot kQ2_K{ActFormat::Q8_256, rows<ActBlock256, dot_k<decode_q2_K>>};
 constexpr QuantDot kQ3_K{ActFormat::Q8_256, rows<ActBlock256, dot_k<decode_q3_K>>};
 constexpr QuantDot kQ4_K{ActFormat::Q8_256, rows<ActBlock256, dot_k<decode_q4_K>>};
