@@ -4,23 +4,15 @@
 
 namespace scout::kernels {
 
-namespace {
-
-// Per-block panel sizes.
-constexpr size_t kPanel256 = kPanelTokens * (4 + 16 * 4 + 256);  // d, bsums, q
-constexpr size_t kPanel32 = kPanelTokens * (4 + 4 + 32);          // d, sum, q
-
-}  // namespace
-
 size_t panel_bytes(ActFormat f, int64_t n) {
-  return f == ActFormat::Q8_256 ? static_cast<size_t>(n / 256) * kPanel256 : static_cast<size_t>(n / 32) * kPanel32;
+  return f == ActFormat::Q8_256 ? static_cast<size_t>(n / 256) * kPanelBytes256 : static_cast<size_t>(n / 32) * kPanelBytes32;
 }
 
 void pack_panel(ActFormat f, const uint8_t* act, size_t act_stride, int n_tok, int64_t n, uint8_t* panel) {
   std::memset(panel, 0, panel_bytes(f, n));  // padding tokens: d = 0, q = 0
   const bool k = f == ActFormat::Q8_256;
   const int block = k ? 256 : 32;
-  const size_t block_bytes = k ? kPanel256 : kPanel32;
+  const size_t block_bytes = k ? kPanelBytes256 : kPanelBytes32;
   const size_t sums = k ? 16 : 1;  // int32 sums per token (bsums, or the block's sum)
   for (int64_t i = 0; i < n / block; ++i) {
     uint8_t* p = panel + i * block_bytes;

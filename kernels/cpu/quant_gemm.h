@@ -27,6 +27,9 @@ namespace scout::kernels {
 
 constexpr int kPanelTokens = 8;
 constexpr int kGemmRows = 4;
+// Bytes of one panel block, as laid out above.
+constexpr size_t kPanelBytes256 = kPanelTokens * (4 + 16 * 4 + 256);  // d, bsums, q
+constexpr size_t kPanelBytes32 = kPanelTokens * (4 + 4 + 32);          // d, sum, q
 
 // out[r * kPanelTokens + t] for weight rows r < n_w_rows (1..kGemmRows), which
 // start at w + r * w_stride; n elements per row.

@@ -9,41 +9,15 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-#include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu/simd_x86.h"
 #include "tensor/blocks.h"
 
 namespace scout::kernels {
 namespace {
 
 using namespace scout::blocks;
-
-constexpr size_t kPanel256 = kPanelTokens * (4 + 16 * 4 + 256);
-constexpr size_t kPanel32 = kPanelTokens * (4 + 4 + 32);
-
-inline float f16(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void storeu(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
-// Q4_K / Q5_K's eight 6-bit scales and minimums (blocks.h unpack_scale_min_k4;
-// restated here so that nothing shared is compiled with this file's flags).
-inline void scales_k4(const uint8_t* s, int* sc, int* m) {
-  for (int j = 0; j < 4; ++j) {
-    sc[j] = s[j] & 63;
-    m[j] = s[j + 4] & 63;
-    sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
-    m[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
-  }
-}
-inline __m256i bcast4(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 // --- 32-element blocks: panel = d[8], sum[8], q[8 groups][8 tokens][4] ---
 
@@ -55,7 +29,7 @@ void gemm_q8_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   alignas(32) int8_t wabs[R][32];
   for (int64_t i = 0; i < n / 32; ++i) {
-    const uint8_t* p = panel + i * kPanel32;
+    const uint8_t* p = panel + i * kPanelBytes32;
     const __m256 da = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
     const uint8_t* q = p + 64;
     const uint8_t* b[R];
@@ -86,7 +60,7 @@ void gemm_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
   alignas(32) uint8_t wq[R][32];
   const __m128i low4 = _mm_set1_epi8(0x0F);
   for (int64_t i = 0; i < n / 32; ++i) {
-    const uint8_t* p = panel + i * kPanel32;
+    const uint8_t* p = panel + i * kPanelBytes32;
     const __m256 da = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
     const __m256i asum8 = _mm256_slli_epi32(loadu(p + 32), 3);
     const uint8_t* q = p + 64;
@@ -122,17 +96,17 @@ void gemm_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, fl
   alignas(32) uint8_t wq[R][256];
   const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
   for (int64_t i = 0; i < n / 256; ++i) {
-    const uint8_t* p = panel + i * kPanel256;
+    const uint8_t* p = panel + i * kPanelBytes256;
     const __m256 da = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
     const uint8_t* bs = p + 32;
     const uint8_t* q = p + 32 + 16 * 32;
     float d[R], dmin[R];
-    int sc[R][8], mn[R][8];
+    alignas(16) uint8_t sm[R][16];  // per row: sc0..7, then m0..7
     for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * ws + i * sizeof(Block);
       d[r] = f16(b);
       dmin[r] = f16(b + 2);
-      scales_k4(b + 4, sc[r], mn[r]);
+      _mm_store_si128(reinterpret_cast<__m128i*>(sm[r]), unpack_scales_k4(b + 4));
       const uint8_t* qs = b + offsetof(Block, qs);
       __m256i qh;
       if constexpr (kFive) qh = loadu(b + offsetof(Q5_K, qh));
@@ -159,8 +133,8 @@ void gemm_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, fl
       const __m256i bsum = _mm256_add_epi32(loadu(bs + 64 * j), loadu(bs + 64 * j + 32));  // 32 values per token
       for (int r = 0; r < R; ++r) {
         const __m256i& t = tmp[r];
-        isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(t, _mm256_set1_epi32(sc[r][j])));
-        msum[r] = _mm256_add_epi32(msum[r], _mm256_mullo_epi32(bsum, _mm256_set1_epi32(mn[r][j])));
+        isum[r] = _mm256_add_epi32(isum[r], _mm256_mullo_epi32(t, _mm256_set1_epi32(sm[r][j])));
+        msum[r] = _mm256_add_epi32(msum[r], _mm256_mullo_epi32(bsum, _mm256_set1_epi32(sm[r][8 + j])));
       }
     }
     for (int r = 0; r < R; ++r) {
@@ -179,7 +153,7 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
   alignas(32) uint8_t wq[R][256];
   const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
   for (int64_t i = 0; i < n / 256; ++i) {
-    const uint8_t* p = panel + i * kPanel256;
+    const uint8_t* p = panel + i * kPanelBytes256;
     const __m256 da = _mm256_loadu_ps(reinterpret_cast<const float*>(p));
     const uint8_t* bs = p + 32;
     const uint8_t* q = p + 32 + 16 * 32;

@@ -1,0 +1,56 @@
+// Small AVX2 helpers shared by the x86 kernel files (quant_dot_x86.h,
+// quant_gemm_vnni.cpp). Everything is in an anonymous namespace: each file
+// compiles its own copy with its own instruction-set flags, so no out-of-line
+// copy built for one level can be picked by the linker for another.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace scout::kernels {
+namespace {
+
+// A half-precision scale stored at any address.
+inline float f16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m256i loadu(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline void storeu(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+
+// 4 bytes broadcast to all eight 32-bit lanes.
+inline __m256i bcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Q4_K / Q5_K scales: 12 bytes -> sc[0..7] in bytes 0-7 and m[0..7] in bytes
+// 8-15 (unpack_scale_min_k4 for all eight at once). With u0, u1, u2 the three
+// 32-bit words: sc0-3 = u0 & 0x3f.., sc4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 3..) << 4,
+// m0-3 = u1 & 0x3f.., m4-7 = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 3..) << 4;
+// computed in one vector, lanes [sc0-3, sc4-7, m0-3, m4-7].
+// Loads 16 bytes: the 4 after the scales are the block's own qs (word 3 unused).
+inline __m128i unpack_scales_k4(const uint8_t* s) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+  const __m128i x = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0));  // u0 u2 u1 u2
+  const __m128i y = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0));  // u0 u0 u1 u1
+  const __m128i low6 = _mm_and_si128(x, _mm_set1_epi32(0x3f3f3f3f));
+  const __m128i low4 = _mm_and_si128(_mm_srlv_epi32(x, _mm_setr_epi32(0, 0, 0, 4)), _mm_set1_epi32(0x0f0f0f0f));
+  const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(y, 6), _mm_set1_epi32(0x03030303)), 4);
+  return _mm_blend_epi32(low6, _mm_or_si128(low4, top2), 0b1010);
+}
+
+}  // namespace
+}  // namespace scout::kernels
