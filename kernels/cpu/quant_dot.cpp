@@ -13,6 +13,7 @@ std::string_view cpu_level_name(CpuLevel level) {
     case CpuLevel::Scalar: return "scalar";
     case CpuLevel::Avx2: return "avx2";
     case CpuLevel::Vnni: return "vnni";
+    case CpuLevel::Avx512: return "avx512";
   }
   return "?";
 }
@@ -27,6 +28,7 @@ bool cpu_supports(CpuLevel level) {
       return cpu_supports(CpuLevel::Avx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni");
+    case CpuLevel::Avx512: return cpu_supports(CpuLevel::Vnni);
   }
   return false;
 #else
@@ -38,7 +40,7 @@ namespace {
 
 CpuLevel detect_level() {
   CpuLevel best = CpuLevel::Scalar;
-  for (CpuLevel l : {CpuLevel::Avx2, CpuLevel::Vnni})
+  for (CpuLevel l : {CpuLevel::Avx2, CpuLevel::Vnni, CpuLevel::Avx512})
     if (cpu_supports(l)) best = l;
   const char* env = std::getenv("SCOUT_CPU_LEVEL");
   if (!env || !*env) return best;
@@ -51,7 +53,7 @@ CpuLevel detect_level() {
     }
     return l;
   }
-  spdlog::warn("SCOUT_CPU_LEVEL={}: not one of scalar, avx2, vnni; using {}", env, cpu_level_name(best));
+  spdlog::warn("SCOUT_CPU_LEVEL={}: not one of scalar, avx2, vnni, avx512; using {}", env, cpu_level_name(best));
   return best;
 }
 
@@ -66,11 +68,13 @@ const QuantDot* quant_dot(TensorType t, CpuLevel level) {
   // A level without its own kernel for t falls back to the level below.
   const QuantDot* k = nullptr;
   switch (level) {
+    case CpuLevel::Avx512: k = quant_dot_avx512(t); break;
     case CpuLevel::Vnni: k = quant_dot_vnni(t); break;
     case CpuLevel::Avx2: k = quant_dot_avx2(t); break;
     case CpuLevel::Scalar: break;
   }
   if (k) return k;
+  if (level == CpuLevel::Avx512) return quant_dot(t, CpuLevel::Vnni);
   if (level == CpuLevel::Vnni) return quant_dot(t, CpuLevel::Avx2);
   return quant_dot_scalar(t);
 }

@@ -28,12 +28,13 @@ enum class CpuLevel {
   Scalar,  // plain C++, the reference
   Avx2,    // AVX2 + FMA + F16C (Haswell, Zen 1 and later)
   Vnni,    // + AVX-512 VNNI/VL on 256-bit vectors (Ice Lake, Sapphire Rapids, Zen 4 and later)
+  Avx512,  // the same features on 512-bit vectors, where written; falls back to Vnni
 };
-constexpr int kCpuLevels = 3;
+constexpr int kCpuLevels = 4;
 std::string_view cpu_level_name(CpuLevel level);
 
 // The highest level this CPU supports, lowered by the environment variable
-// SCOUT_CPU_LEVEL=scalar|avx2|vnni when set (for comparisons and benchmarks).
+// SCOUT_CPU_LEVEL=scalar|avx2|vnni|avx512 when set (for comparisons and benchmarks).
 CpuLevel cpu_level();
 bool cpu_supports(CpuLevel level);
 
@@ -57,5 +58,6 @@ const QuantDot* quant_dot(TensorType t, CpuLevel level);
 const QuantDot* quant_dot_scalar(TensorType t);
 const QuantDot* quant_dot_avx2(TensorType t);
 const QuantDot* quant_dot_vnni(TensorType t);
+const QuantDot* quant_dot_avx512(TensorType t);
 
 }  // namespace scout::kernels

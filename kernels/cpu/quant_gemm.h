@@ -1,18 +1,20 @@
 // Matrix-matrix products for prompt batches: up to 4 quantized weight rows
-// against a panel of 8 tokens at once, with VNNI (vpdpbusd) doing one
-// instruction per 32 multiply-adds.
+// against a panel of 16 tokens at once, with AVX-512 VNNI (vpdpbusd on 512-bit
+// vectors) doing one instruction per 64 multiply-adds.
 //
 // Why a second kernel family: quant_dot.h multiplies one weight row with
 // token rows, so every 32 weights need a dot instruction *and* a multiply by
-// the sub-block scale. Here the 8 tokens' activations are interleaved in
-// groups of 4 (a panel), 4 weights are broadcast to all 8 lanes, and each lane
-// accumulates one token: a whole sub-block is summed before its scale is
-// applied, once for 8 tokens.
+// the sub-block scale. Here the 16 tokens' activations are interleaved in
+// groups of 4 (a panel), 4 weights are broadcast to all 16 lanes, and each
+// lane accumulates one token: a whole sub-block is summed before its scale is
+// applied, once for 16 tokens.
 //
-// Panel layouts (one per activation block, for 8 tokens; a short last panel
+// Panel layouts (one per activation block, for 16 tokens; a short last panel
 // is padded with zero tokens):
-//   Q8_256 (K-quants): float d[8]; int32 bsums[16][8]; int8 q[64][8][4]
-//   Q8_32 (Q8_0, Q4_0): float d[8]; int32 sum[8]; int8 q[8][8][4]
+//   Q8_256 (K-quants): float d[16]; int16 bsums[8][16][2]; int8 q[64][16][4]
+//     (bsums[j][t] = token t's sums of elements 32j..32j+15 and 32j+16..32j+31,
+//     side by side so one vpdpwssd weighs both by their scales)
+//   Q8_32 (Q8_0, Q4_0): float d[16]; int32 sum[16]; int8 q[8][16][4]
 // The reference is quant_dot_scalar: out[r][t] equals its dot of weight row
 // r with token t to rounding.
 #pragma once
@@ -25,10 +27,10 @@
 
 namespace scout::kernels {
 
-constexpr int kPanelTokens = 8;
+constexpr int kPanelTokens = 16;
 constexpr int kGemmRows = 4;
 // Bytes of one panel block, as laid out above.
-constexpr size_t kPanelBytes256 = kPanelTokens * (4 + 16 * 4 + 256);  // d, bsums, q
+constexpr size_t kPanelBytes256 = kPanelTokens * (4 + 16 * 2 + 256);  // d, bsums, q
 constexpr size_t kPanelBytes32 = kPanelTokens * (4 + 4 + 32);          // d, sum, q
 
 // out[r * kPanelTokens + t] for weight rows r < n_w_rows (1..kGemmRows), which
@@ -43,7 +45,7 @@ struct QuantGemm {
 
 // nullptr when this type or level has no panel kernel (then use quant_dot).
 const QuantGemm* quant_gemm(TensorType t, CpuLevel level);
-const QuantGemm* quant_gemm_vnni(TensorType t);
+const QuantGemm* quant_gemm_avx512(TensorType t);
 
 // Bytes of one panel for rows of n elements.
 size_t panel_bytes(ActFormat f, int64_t n);

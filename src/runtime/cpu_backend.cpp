@@ -27,7 +27,7 @@ namespace {
 // saves (a fork/join is microseconds, far more when cores are oversubscribed).
 constexpr int64_t kMinWork = int64_t{1} << 18;
 
-// Batches from this many rows use the 8-token panel kernels where the CPU has
+// Batches from this many rows use the 16-token panel kernels where the CPU has
 // them. Panels round differently from the row kernels, so a row's result
 // would depend on how many rows share its batch: below this threshold it does
 // not, which keeps `scout batch --parallel N` (N < 16) decoding exactly what
@@ -205,9 +205,9 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Prompt batches on CPUs with VNNI (kernels/cpu/quant_gemm.h): tokens
-  // interleaved 8 at a time into panels, then each thread takes tiles of
-  // weight rows and runs 4 rows x 8 tokens per kernel call.
+  // Prompt batches on CPUs with AVX-512 VNNI (kernels/cpu/quant_gemm.h): tokens
+  // interleaved 16 at a time into panels, then each thread takes tiles of
+  // weight rows and runs 4 rows x 16 tokens per kernel call.
   void matmul_panels(const WeightView& w, const kernels::QuantGemm& qg, const uint8_t* act, size_t act_bytes,
                      float* y, int64_t n_rows, int n_threads) {
     constexpr int64_t kTile = 16;

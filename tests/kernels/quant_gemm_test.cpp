@@ -1,6 +1,6 @@
-// The panel kernels (8 tokens x up to 4 weight rows) against the scalar
+// The panel kernels (16 tokens x up to 4 weight rows) against the scalar
 // reference dot product, for every type they cover, every row count 1-4,
-// panels of 1-8 tokens (the rest padding), one and several blocks.
+// panels of 1-16 tokens (the rest padding), one and several blocks.
 #include "kernels/cpu/quant_gemm.h"
 
 #include <gtest/gtest.h>
@@ -24,10 +24,10 @@ std::vector<float> random_values(int64_t n, std::mt19937& rng, float scale) {
 }
 
 TEST(QuantGemm, PanelsMatchTheScalarDotProduct) {
-  if (!cpu_supports(CpuLevel::Vnni)) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  if (!cpu_supports(CpuLevel::Avx512)) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   int tested = 0;
   for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
-    const QuantGemm* g = quant_gemm(t, CpuLevel::Vnni);
+    const QuantGemm* g = quant_gemm(t, CpuLevel::Avx512);
     ASSERT_NE(g, nullptr) << type_name(t);
     const QuantDot* ref = quant_dot_scalar(t);
     ASSERT_EQ(g->act, ref->act);
@@ -78,10 +78,10 @@ TEST(QuantGemm, PanelsMatchTheScalarDotProduct) {
   EXPECT_GT(tested, 0);
 }
 
-TEST(QuantGemm, OnlyTheVnniLevelHasPanels) {
+TEST(QuantGemm, OnlyTheAvx512LevelHasPanels) {
   EXPECT_EQ(quant_gemm(TensorType::Q4_K, CpuLevel::Scalar), nullptr);
   EXPECT_EQ(quant_gemm(TensorType::Q4_K, CpuLevel::Avx2), nullptr);
-  EXPECT_EQ(quant_gemm(TensorType::F16, CpuLevel::Vnni), nullptr);
+  EXPECT_EQ(quant_gemm(TensorType::F16, CpuLevel::Avx512), nullptr);
 }
 
 }  // namespace

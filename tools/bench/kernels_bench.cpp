@@ -72,10 +72,10 @@ void BM_QuantDot(benchmark::State& state, TensorType t, CpuLevel level, int64_t 
                                                 benchmark::Counter::kIsRate);
 }
 
-// The prompt-batch form: 4 weight rows x a panel of 8 tokens per call.
+// The prompt-batch form: 4 weight rows x a panel of kPanelTokens tokens per call.
 void BM_QuantGemm(benchmark::State& state, TensorType t, int64_t n_out) {
-  const QuantGemm* g = quant_gemm(t, CpuLevel::Vnni);
-  if (!cpu_supports(CpuLevel::Vnni) || !g) {
+  const QuantGemm* g = quant_gemm(t, CpuLevel::Avx512);
+  if (!cpu_supports(CpuLevel::Avx512) || !g) {
     state.SkipWithError("no panel kernel here");
     return;
   }
@@ -123,7 +123,7 @@ void register_all() {
         }
     }
   for (TensorType t : types) {
-    const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/vnni/rows:256/act:8";
+    const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/avx512/rows:256/act:16";
     benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemm, t, int64_t{256});
   }
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
