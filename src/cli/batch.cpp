@@ -67,7 +67,7 @@ void run(const BatchOptions& o) {
 
   const auto t_load = Clock::now();
   const std::string path = o.model.empty() ? default_model_path() : o.model;
-  std::unique_ptr<Model> model = Model::load(path);
+  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
   const runtime::SessionOptions so =
       o.session.options(model->hparams().context_length);
 

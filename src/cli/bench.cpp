@@ -24,6 +24,7 @@
 #include "bench/token_pool.h"
 #include "cli/command.h"
 #include "cli/human.h"
+#include "cli/session_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
 #include "scout/model_info.h"
@@ -48,6 +49,7 @@ struct BenchOptions {
   std::string mem_bw_size;
   bool expert_stats = false;
   bool exact = false;
+  std::string load = "auto";
 };
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
@@ -117,11 +119,12 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     info = inspect_model(path);
     if (o.expert_stats && info.n_expert == 0)
       throw std::runtime_error(path + ": --expert-stats: the model has no routed experts");
-    model = Model::load(path);
-    rep.model = summarize_model(info);
     const auto t0 = std::chrono::steady_clock::now();
-    const uint64_t bytes = bench::page_in_weights(model->file());
-    spdlog::info("bench: {} of weights paged in ({:.2f} s)", human_bytes(bytes),
+    model = Model::load(path, *gguf::parse_load_mode(o.load));
+    rep.model = summarize_model(info);
+    const uint64_t bytes = bench::page_in_weights(model->file());  // a mapped file's pages, before timing
+    spdlog::info("bench: {} of weights {} ({:.2f} s)", human_bytes(bytes),
+                 model->file().copied() ? "read into memory" : "mapped and paged in",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 
@@ -180,6 +183,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--mem-bw", o->mem_bw, "measure the machine's memory read bandwidth per thread count (-m too: both)");
   cmd->add_option("--mem-bw-size", o->mem_bw_size, "buffer for --mem-bw: 256M, 2G (default: max(1G, 4 x L3))");
   cmd->add_flag("--exact", o->exact, "measure f32 dot products on dequantized weights (no 8-bit activations)");
+  add_load_flag(cmd, o->load);
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }

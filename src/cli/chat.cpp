@@ -216,7 +216,7 @@ class ChatRepl {
 
 void run_chat(const ChatOptions& o) {
   const std::string path = o.model.empty() ? default_model_path() : o.model;
-  std::unique_ptr<Model> model = Model::load(path);
+  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
   const chat::ChatTemplate tmpl = chat::ChatTemplate::for_model(model->file(), o.chat_template);
   std::unique_ptr<tokenizer::Tokenizer> tok =
       chat::stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model->file()), tmpl);

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/session_flags.h"
 #include "eval/kl_base_file.h"
 #include "eval/kl_stats.h"
 #include "eval/perplexity.h"
@@ -37,6 +38,7 @@ struct PerplexityOptions {
   uint32_t batch = 512;
   int threads = 0;
   bool exact = false;
+  std::string load = "auto";
   size_t chunks = 0;
   std::string kl_base;
   bool kl = false;
@@ -54,7 +56,7 @@ struct Loaded {
 Loaded load(const PerplexityOptions& o) {
   Loaded l;
   l.path = o.model.empty() ? default_model_path() : o.model;
-  l.model = Model::load(l.path);
+  l.model = Model::load(l.path, *gguf::parse_load_mode(o.load));
   l.tok = tokenizer::Tokenizer::from_gguf(l.model->file());
   l.n_vocab = l.model->hparams().n_vocab;
   return l;
@@ -256,6 +258,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-b,--batch-size", o->batch, "tokens per forward pass")->check(CLI::Range(1u, 65536u));
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_flag("--exact", o->exact, "multiply quantized weights in f32 (no 8-bit activation rounding)");
+  add_load_flag(cmd, o->load);
   cmd->add_option("--chunks", o->chunks, "score at most this many windows; 0: all");
   cmd->add_option("--kl-divergence-base", o->kl_base,
                   "without --kl-divergence: save this model's next-token distributions to FILE "

@@ -80,7 +80,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   const std::string path = o.model.empty() ? default_model_path() : o.model;
 
   const auto t_load = Clock::now();
-  std::unique_ptr<Model> model = Model::load(path);
+  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
   std::unique_ptr<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::from_gguf(model->file());
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t_load).count();
 

@@ -24,6 +24,15 @@ void add_session_flags(CLI::App* cmd, SessionFlags& f) {
   cmd->add_flag("--exact", f.exact,
                 "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
                 "no activation rounding");
+  add_load_flag(cmd, f.load);
+}
+
+void add_load_flag(CLI::App* cmd, std::string& mode) {
+  cmd->add_option("--load", mode,
+                  "how the model file is brought into memory: copy (read onto huge pages: fastest), map (mmap: "
+                  "no copy, shares the page cache), auto (copy when it fits in available memory)")
+      ->check(CLI::IsMember({"auto", "copy", "map"}))
+      ->capture_default_str();
 }
 
 }  // namespace scout::cli

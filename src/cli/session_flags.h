@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "gguf/file_bytes.h"
 #include "runtime/session.h"
 
 namespace scout::cli {
@@ -18,12 +19,17 @@ struct SessionFlags {
   int threads = 0;
   std::string kv_type = "f16";
   bool exact = false;         // f32 dot products on dequantized weights
+  std::string load = "auto";  // how the model file is brought into memory (--load)
 
   runtime::SessionOptions options(uint64_t model_ctx) const;
+  gguf::LoadMode load_mode() const { return *gguf::parse_load_mode(load); }
 };
 
-// Adds -t, -c, -b, --kv-type and --exact to cmd, bound to f (which must
-// outlive the parse).
+// Adds -t, -c, -b, --kv-type, --exact and --load to cmd, bound to f (which
+// must outlive the parse).
 void add_session_flags(CLI::App* cmd, SessionFlags& f);
+
+// --load auto|copy|map, for the commands without the other session flags.
+void add_load_flag(CLI::App* cmd, std::string& mode);
 
 }  // namespace scout::cli

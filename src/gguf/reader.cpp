@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,7 +196,7 @@ std::string TensorInfo::shape_string() const {
 // ---------------------------------------------------------------------------
 // Opening and lifetime
 
-GgufFile GgufFile::open(const std::string& path) {
+GgufFile GgufFile::open(const std::string& path, LoadMode mode) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw_error(path, fmt::format("cannot open: {}", std::strerror(errno)));
   FdCloser closer{fd};
@@ -211,16 +210,14 @@ GgufFile GgufFile::open(const std::string& path) {
   const auto size = static_cast<uint64_t>(st.st_size);
   if (size > std::numeric_limits<size_t>::max()) throw_error(path, "file is too large to map");
 
-  // Read-only private mapping: tensor data is used in place and never copied;
-  // only the pages the header occupies are touched while validating.
-  void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (base == MAP_FAILED) throw_error(path, fmt::format("cannot map {} bytes: {}", size, std::strerror(errno)));
-
   GgufFile f;
   f.path_ = path;
-  f.map_base_ = base;  // from here on the destructor unmaps, also when parsing throws
-  f.map_size_ = size;
-  f.bytes_ = std::span<const uint8_t>(static_cast<const uint8_t*>(base), size);
+  try {
+    f.file_bytes_ = FileBytes::load(fd, size, mode);
+  } catch (const std::runtime_error& e) {
+    throw_error(path, e.what());
+  }
+  f.bytes_ = f.file_bytes_.bytes();
   f.parse_all();
   return f;
 }
@@ -236,8 +233,7 @@ GgufFile GgufFile::parse(std::span<const uint8_t> bytes, std::string name) {
 GgufFile::GgufFile(GgufFile&& o) noexcept
     : path_(std::move(o.path_)),
       bytes_(std::exchange(o.bytes_, {})),
-      map_base_(std::exchange(o.map_base_, nullptr)),
-      map_size_(std::exchange(o.map_size_, 0)),
+      file_bytes_(std::move(o.file_bytes_)),
       version_(o.version_),
       alignment_(o.alignment_),
       data_offset_(o.data_offset_),
@@ -248,11 +244,9 @@ GgufFile::GgufFile(GgufFile&& o) noexcept
 
 GgufFile& GgufFile::operator=(GgufFile&& o) noexcept {
   if (this == &o) return *this;
-  if (map_base_) ::munmap(map_base_, map_size_);
   path_ = std::move(o.path_);
   bytes_ = std::exchange(o.bytes_, {});
-  map_base_ = std::exchange(o.map_base_, nullptr);
-  map_size_ = std::exchange(o.map_size_, 0);
+  file_bytes_ = std::move(o.file_bytes_);
   version_ = o.version_;
   alignment_ = o.alignment_;
   data_offset_ = o.data_offset_;
@@ -263,9 +257,7 @@ GgufFile& GgufFile::operator=(GgufFile&& o) noexcept {
   return *this;
 }
 
-GgufFile::~GgufFile() {
-  if (map_base_) ::munmap(map_base_, map_size_);
-}
+GgufFile::~GgufFile() = default;
 
 void GgufFile::fail(const std::string& what) const { throw_error(path_, what); }
 

@@ -1,5 +1,6 @@
-// GGUF reader: maps the file read-only and validates every byte of its header
-// before anything is used. Tensor data stays in the mapping (no copy at load).
+// GGUF reader: brings the file into memory (file_bytes.h: read onto huge pages,
+// or mapped) and validates every byte of its header before anything is used.
+// Tensor data is used where it lies; nothing is converted at load.
 #pragma once
 
 #include <array>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "gguf/file_bytes.h"
 #include "gguf/value.h"
 #include "tensor/types.h"
 
@@ -37,7 +39,7 @@ struct TensorInfo {
   std::array<uint64_t, kMaxDims> ne = {1, 1, 1, 1};  // ne[0] is the row length
   uint64_t offset = 0;        // relative to the data section
   uint64_t nbytes = 0;
-  const uint8_t* data = nullptr;  // into the mapping
+  const uint8_t* data = nullptr;  // into the file's bytes
 
   uint64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   uint64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }
@@ -46,8 +48,10 @@ struct TensorInfo {
 
 class GgufFile {
  public:
-  // Maps and validates a file; throws GgufError naming the file and the problem.
-  static GgufFile open(const std::string& path);
+  // Loads and validates a file; throws GgufError naming the file and the problem.
+  // Mapped by default: readers of the header alone (info, tokenize) copy nothing;
+  // Model::load picks the mode for the weights.
+  static GgufFile open(const std::string& path, LoadMode mode = LoadMode::Map);
   // Validates bytes already in memory (tests, fuzzing). `name` prefixes errors.
   // The bytes must outlive the returned object.
   static GgufFile parse(std::span<const uint8_t> bytes, std::string name);
@@ -63,6 +67,8 @@ class GgufFile {
   uint32_t alignment() const { return alignment_; }
   uint64_t file_size() const { return bytes_.size(); }
   uint64_t data_offset() const { return data_offset_; }
+  // Whether the bytes were read into memory (LoadMode::Copy) rather than mapped.
+  bool copied() const { return file_bytes_.copied(); }
 
   // Metadata in file order.
   const std::vector<std::pair<std::string, Value>>& metadata() const { return metadata_; }
@@ -85,8 +91,7 @@ class GgufFile {
 
   std::string path_;
   std::span<const uint8_t> bytes_;
-  void* map_base_ = nullptr;  // munmap'ed in the destructor when set
-  size_t map_size_ = 0;
+  FileBytes file_bytes_;  // what bytes_ points into (empty for parse())
   uint32_t version_ = 0;
   uint32_t alignment_ = kDefaultAlignment;
   uint64_t data_offset_ = 0;

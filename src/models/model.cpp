@@ -1,7 +1,9 @@
 #include "models/model.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
@@ -46,8 +48,11 @@ Model::Model(gguf::GgufFile file, Hparams hp) : file_(std::move(file)), hp_(std:
   }
 }
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
-  gguf::GgufFile file = gguf::GgufFile::open(path);
+std::unique_ptr<Model> Model::load(const std::string& path, gguf::LoadMode mode) {
+  const auto t0 = std::chrono::steady_clock::now();
+  gguf::GgufFile file = gguf::GgufFile::open(path, mode);
+  spdlog::debug("{}: {} in {:.2f} s", path, file.copied() ? "read into memory" : "mapped",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   Hparams hp = read_hparams(file);
   if (hp.arch == Arch::Llama4) return make_llama4_model(std::move(file), std::move(hp));
   return make_llama_model(std::move(file), std::move(hp));

@@ -76,9 +76,9 @@ struct SegmentRows {
 
 class Model {
  public:
-  // Maps the file, reads the hyper-parameters and binds every tensor;
-  // throws gguf::GgufError naming the file and the problem.
-  static std::unique_ptr<Model> load(const std::string& path);
+  // Loads the file (gguf/file_bytes.h), reads the hyper-parameters and binds
+  // every tensor; throws gguf::GgufError naming the file and the problem.
+  static std::unique_ptr<Model> load(const std::string& path, gguf::LoadMode mode = gguf::LoadMode::Auto);
   virtual ~Model() = default;
 
   const gguf::GgufFile& file() const { return file_; }

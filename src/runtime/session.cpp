@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "runtime/profiling_backend.h"
+
 namespace scout::runtime {
 
 Session::Session(const Model& model, SessionOptions opts)
@@ -14,6 +16,7 @@ Session::Session(const Model& model, SessionOptions opts)
       backend_(make_cpu_backend(opts.n_threads, opts.quantize_activations)),
       kv_(model.kv_config(opts.kv_type, opts.n_seq)) {
   if (opts_.n_batch == 0) throw std::invalid_argument("batch size must be at least 1");
+  if (profiling_requested()) backend_ = make_profiling_backend(std::move(backend_));
 }
 
 void Session::check_room(uint32_t seq, uint64_t n) const {

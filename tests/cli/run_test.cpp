@@ -80,6 +80,19 @@ TEST(RunCli, SameSeedSameTextOnTheDefaultModel) {
   EXPECT_EQ(a["seed"], 42);
 }
 
+TEST(RunCli, MappedAndCopiedModelsGiveTheSameText) {
+  if (!have_shared()) GTEST_SKIP() << "needs ../shared";
+  const json want = expected("once");
+  const std::vector<int> first24(want["ids"].begin(), want["ids"].begin() + 24);
+  for (const char* mode : {"copy", "map", "auto"}) {
+    json j = run_json({"-m", stories(), "-p", "Once upon a time", "--temp", "0", "-n", "24", "--load", mode});
+    EXPECT_EQ(j["ids"].get<std::vector<int>>(), first24) << mode;
+  }
+  CommandResult r = run_scout({"run", "-p", "x", "--load", "mmap"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--load"), std::string::npos) << r.err;
+}
+
 TEST(RunCli, SharedLlama4TinyModelProducesText) {
   if (!have_shared()) GTEST_SKIP() << "needs ../shared";
   json j = run_json({"-m", shared_dir() + "/testdata/llama4-tiny/llama4-tiny-q4_k_m.gguf", "-p",
