@@ -17,15 +17,13 @@
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/quant_gemm.h"
 #include "runtime/backend.h"
+#include "runtime/cpu_attention.h"
+#include "runtime/cpu_math.h"
 #include "tensor/dequant.h"
 
 namespace scout::runtime {
 
 namespace {
-
-// Multiply-adds per extra thread below which starting it costs more than it
-// saves (a fork/join is microseconds, far more when cores are oversubscribed).
-constexpr int64_t kMinWork = int64_t{1} << 18;
 
 // Batches from this many rows use the 16-token panel kernels where the CPU has
 // them. Panels round differently from the row kernels, so a row's result
@@ -57,30 +55,6 @@ inline void dot_1x4(const float* w, const float* x, int64_t stride, int64_t n, f
   out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
 }
 
-// IEEE half -> float, exact for every input, in integer and float arithmetic
-// that vectorises (GCC does not vectorise _Float16 conversions without
-// AVX512-FP16): the 15 magnitude bits shifted into an f32 are the value scaled
-// by 2^-112 (subnormals included), so one multiply rescales; inf/NaN are patched.
-inline float half_to_float(uint16_t h) {
-  const uint32_t mag = static_cast<uint32_t>(h & 0x7fff) << 13;
-  float f = std::bit_cast<float>(mag) * 0x1p112f;
-  if ((h & 0x7c00) == 0x7c00) f = std::bit_cast<float>(mag | 0x7f800000u);
-  return std::bit_cast<float>(std::bit_cast<uint32_t>(f) | (static_cast<uint32_t>(h & 0x8000) << 16));
-}
-
-inline void halves_to_floats(const uint16_t* src, float* dst, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
-}
-
-// Copies n cached K or V values to f32.
-inline void load_kv(const std::byte* src, KvType type, float* dst, int64_t n) {
-  if (type == KvType::F32)
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-  else
-    halves_to_floats(reinterpret_cast<const uint16_t*>(src), dst, n);
-}
-
 // One weight row to f32. F16 is converted inline (exact and vectorised) since
 // the generic path calls out per element; the rest goes through the reference
 // dequantizers.
@@ -90,37 +64,6 @@ inline void weight_row(const WeightView& w, int64_t r, float* dst) {
   } else {
     dequantize_row(w.type, w.row(r), dst, w.n_in);
   }
-}
-
-// Keys of slots [s0, s1) of one block and kv head as f32, kept transposed
-// (kt[i][slot], row stride bs) as the cache stores them.
-inline void load_keys(const std::byte* src, KvType type, int dk, int64_t bs, int64_t s0, int64_t s1, float* kt) {
-  const size_t es = kv_type_size(type);
-  for (int i = 0; i < dk; ++i) load_kv(src + (i * bs + s0) * es, type, kt + i * bs + s0, s1 - s0);
-}
-
-// e^x for x <= 0 (softmax arguments) within about 2 ulp (Cephes expf), in
-// plain arithmetic so that loops over it vectorise: no std::floor or
-// std::max, which GCC will not vectorise here; n = round(x / ln 2) by adding
-// and removing 1.5 * 2^23.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  return y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-}
-
-// A per-thread scratch buffer that only grows.
-float* thread_buffer(std::vector<float>& buf, size_t n) {
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
 }
 
 class CpuBackend final : public Backend {
@@ -307,7 +250,9 @@ class CpuBackend final : public Backend {
   }
 
   void attention(const float* q, const int32_t* pos, int64_t n_rows, const KvLayerView& kv, const AttentionParams& p,
-                 float* out) override;
+                 float* out) override {
+    cpu_attention(q, pos, n_rows, kv, p, out, n_threads_);
+  }
 
  private:
   // Threads worth starting for `work` independent items (at least 1).
@@ -319,126 +264,6 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_;     // the quantized activations of the current matmul
   std::vector<uint8_t> panels_;  // ... interleaved for the panel kernels
 };
-
-// Flash-style attention: for each kv head and each tile of queries, stream the
-// visible key/value blocks once (converted to f32), keeping a running max, sum
-// and weighted value accumulator per query head (online softmax).
-void CpuBackend::attention(const float* q, const int32_t* pos, int64_t n_rows, const KvLayerView& kv,
-                           const AttentionParams& p, float* out) {
-  constexpr int64_t kQueryTile = 16;
-  constexpr int kLanes = 64;  // keys (or value dims) per register-held block: 4 AVX-512 vectors
-  const int group = p.n_head / p.n_head_kv;
-  const int dk = p.head_dim_k, dv = p.head_dim_v;
-  const int64_t bs = kv.block_size;
-  const int64_t n_tiles = (n_rows + kQueryTile - 1) / kQueryTile;
-  const int64_t n_items = n_tiles * p.n_head_kv;
-  // First position a query at `qp` may see.
-  auto lowest = [&](int64_t qp) { return p.chunk_size > 0 ? qp - qp % p.chunk_size : int64_t{0}; };
-
-  const int64_t work = n_rows * p.n_head * std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos) * dk;
-#pragma omp parallel num_threads(std::min(threads_for(n_items), threads_for(work / kMinWork)))
-  {
-    static thread_local std::vector<float> kbuf_v, vbuf_v, state_v, score_v;
-    float* kbuf = thread_buffer(kbuf_v, static_cast<size_t>(bs * dk + kLanes));  // [dk][bs], padded for kLanes-key reads
-    float* vbuf = thread_buffer(vbuf_v, static_cast<size_t>(bs * dv));
-    const int64_t n_q = kQueryTile * group;
-    float* state = thread_buffer(state_v, static_cast<size_t>(n_q * (2 + dv)));
-    float* scores = thread_buffer(score_v, static_cast<size_t>(bs + kLanes));
-
-#pragma omp for schedule(dynamic)
-    for (int64_t item = 0; item < n_items; ++item) {
-      const int g = static_cast<int>(item % p.n_head_kv);
-      const int64_t t0 = (item / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
-      float* m = state;                 // running max per (query, head in group)
-      float* l = state + n_q;           // running sum of exp
-      float* acc = state + 2 * n_q;     // running weighted sum of values
-      std::fill(m, m + n_q, -std::numeric_limits<float>::infinity());
-      std::fill(l, l + n_q, 0.0f);
-      std::fill(acc, acc + n_q * dv, 0.0f);
-
-      int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
-      for (int64_t t = t0; t < t1; ++t) {
-        lo = std::min(lo, lowest(pos[t]));
-        hi = std::max<int64_t>(hi, pos[t]);
-      }
-      lo = std::max(lo, kv.base_pos);
-      hi = std::min(hi, kv.base_pos + kv.n_pos - 1);
-      for (int64_t b = (lo - kv.base_pos) / bs; b * bs + kv.base_pos <= hi; ++b) {
-        const int64_t b0 = kv.base_pos + b * bs;                 // position of slot 0
-        const int64_t s0 = std::max(lo, b0) - b0, s1 = std::min(hi, b0 + bs - 1) - b0 + 1;  // slots used
-        load_keys(kv.k_block(b, g), kv.type, dk, bs, s0, s1, kbuf);
-        load_kv(kv.v_block(b, g) + s0 * dv * kv_type_size(kv.type), kv.type, vbuf + s0 * dv, (s1 - s0) * dv);
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t j0 = std::max(lowest(pos[t]), b0 + s0) - b0, j1 = std::min<int64_t>(pos[t], b0 + s1 - 1) - b0 + 1;
-          if (j0 >= j1) continue;
-          for (int hh = 0; hh < group; ++hh) {
-            const int64_t qi = (t - t0) * group + hh;
-            const float* qv = q + (t * p.n_head + g * group + hh) * dk;
-            // scores[j] = scale * q.k_j for 64 keys at a time: four independent
-            // vector accumulators, vectorised across keys (K is stored
-            // transposed). Lanes past j1 read padding or stale keys; dropped.
-            for (int64_t j = j0; j < j1; j += kLanes) {
-              float sv[kLanes] = {};
-              for (int i = 0; i < dk; ++i) {
-                const float qs = qv[i];
-                const float* kt = kbuf + i * bs + j;
-#pragma omp simd
-                for (int u = 0; u < kLanes; ++u) sv[u] += qs * kt[u];
-              }
-#pragma omp simd
-              for (int u = 0; u < kLanes; ++u) scores[j + u] = sv[u] * p.scale;
-            }
-            float mx = m[qi];
-#pragma omp simd reduction(max : mx)
-            for (int64_t j = j0; j < j1; ++j) mx = std::max(mx, scores[j]);
-            // e_j = exp(score_j - max), in fixed runs of 16 so they vectorise.
-            float sum = 0.0f;
-            int64_t j = j0;
-            for (; j + 16 <= j1; j += 16) {
-#pragma omp simd reduction(+ : sum)
-              for (int u = 0; u < 16; ++u) {
-                scores[j + u] = exp_nonpositive(scores[j + u] - mx);
-                sum += scores[j + u];
-              }
-            }
-            for (; j < j1; ++j) sum += (scores[j] = exp_nonpositive(scores[j] - mx));
-            const float c = std::exp(m[qi] - mx);  // rescales what was accumulated so far
-            // acc = acc * c + sum_j e_j v_j, 64 value dims at a time in registers.
-            float* a = acc + qi * dv;
-            int i0 = 0;
-            for (; i0 + kLanes <= dv; i0 += kLanes) {
-              float av[kLanes];
-#pragma omp simd
-              for (int u = 0; u < kLanes; ++u) av[u] = a[i0 + u] * c;
-              for (int64_t jj = j0; jj < j1; ++jj) {
-                const float e = scores[jj];
-                const float* vj = vbuf + jj * dv + i0;
-#pragma omp simd
-                for (int u = 0; u < kLanes; ++u) av[u] += e * vj[u];
-              }
-#pragma omp simd
-              for (int u = 0; u < kLanes; ++u) a[i0 + u] = av[u];
-            }
-            for (int i = i0; i < dv; ++i) {  // head dims not a multiple of kLanes
-              float ai = a[i] * c;
-              for (int64_t jj = j0; jj < j1; ++jj) ai += scores[jj] * vbuf[jj * dv + i];
-              a[i] = ai;
-            }
-            m[qi] = mx;
-            l[qi] = l[qi] * c + sum;
-          }
-        }
-      }
-      for (int64_t t = t0; t < t1; ++t)
-        for (int hh = 0; hh < group; ++hh) {
-          const int64_t qi = (t - t0) * group + hh;
-          float* o = out + (t * p.n_head + g * group + hh) * dv;
-          const float inv = l[qi] > 0.0f ? 1.0f / l[qi] : 0.0f;
-          for (int i = 0; i < dv; ++i) o[i] = acc[qi * dv + i] * inv;
-        }
-    }
-  }
-}
 
 }  // namespace
 

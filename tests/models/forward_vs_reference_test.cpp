@@ -157,6 +157,9 @@ INSTANTIATE_TEST_SUITE_P(
                 2e-3},
         Variant{"llama4_no_chunking", {{"chunk_size", 0}}, 2e-3},
         Variant{"llama4_top2", {{"n_expert_used", 2}}, 2e-3},
+        // 5 query heads per kv head (as Scout's 40 / 8): attention's head blocks of 4 + 1;
+        // head_dim 80: a 64-wide register block plus a tail.
+        Variant{"llama4_gqa5_hd80", {{"n_head", 10}, {"n_head_kv", 2}, {"head_dim", 80}}, 2e-3},
         Variant{"llama_dense", {{"arch", "llama"}, {"n_expert", 0}, {"rope_base", 10000}}, 2e-3},
         Variant{"llama_mixtral_top2", {{"arch", "llama"}, {"n_expert", 4}, {"n_expert_used", 2}, {"rope_freqs", true}},
                 2e-3},
