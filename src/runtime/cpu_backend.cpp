@@ -121,19 +121,21 @@ class CpuBackend final : public Backend {
                         int64_t n_rows) {
     constexpr int64_t kTile = 16;  // rows per work item: 64 bytes of y per token, no false sharing
     const int64_t n_in = w.n_in, n_out = w.n_out;
-    const size_t act_bytes = kernels::act_row_bytes(qd.act, n_in);
+    // Quantized in the layout of the kernel that will run (they may differ).
+    const kernels::QuantGemm* qg = n_rows >= kMinPanelRows ? kernels::quant_gemm(w.type, level_) : nullptr;
+    const kernels::ActFormat fmt = qg ? qg->act : qd.act;
+    const size_t act_bytes = kernels::act_row_bytes(fmt, n_in);
     if (act_.size() < act_bytes * n_rows) act_.resize(act_bytes * n_rows);
     uint8_t* act = act_.data();
 #pragma omp parallel for num_threads(threads_for(n_rows * n_in / 16384)) schedule(static)
-    for (int64_t t = 0; t < n_rows; ++t) kernels::quantize_activations(qd.act, x + t * n_in, act + t * act_bytes, n_in);
+    for (int64_t t = 0; t < n_rows; ++t) kernels::quantize_activations(fmt, x + t * n_in, act + t * act_bytes, n_in);
 
     const int64_t n_tiles = (n_out + kTile - 1) / kTile;
     const int n_threads = std::min(threads_for(n_tiles), threads_for(n_rows * n_out * n_in / kMinWork));
-    if (n_rows >= kMinPanelRows)
-      if (const kernels::QuantGemm* qg = kernels::quant_gemm(w.type, level_)) {
-        matmul_panels(w, *qg, act, act_bytes, y, n_rows, n_threads);
-        return;
-      }
+    if (qg) {
+      matmul_panels(w, *qg, act, act_bytes, y, n_rows, n_threads);
+      return;
+    }
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (int64_t tile = 0; tile < n_tiles; ++tile) {
       const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
