@@ -1,5 +1,5 @@
 // Matrix-matrix products for prompt batches: up to 4 quantized weight rows
-// against up to 2 panels of 16 tokens at once, with AVX-512 VNNI (vpdpbusd on 512-bit
+// against a panel of 16 tokens at once, with AVX-512 VNNI (vpdpbusd on 512-bit
 // vectors) doing one instruction per 64 multiply-adds.
 //
 // Why a second kernel family: quant_dot.h multiplies one weight row with
@@ -29,19 +29,14 @@ namespace scout::kernels {
 
 constexpr int kPanelTokens = 16;
 constexpr int kGemmRows = 4;
-// Panels one call may take: each weight broadcast then feeds two vpdpbusd,
-// which matters because a core issues about one broadcast load per cycle
-// but two vpdpbusd (Zen 5: 1 panel ~1.1 dots per cycle).
-constexpr int kGemmPanels = 2;
 // Bytes of one panel block, as laid out above.
 constexpr size_t kPanelBytes256 = kPanelTokens * (4 + 16 * 2 + 256);  // d, bsums, q
 constexpr size_t kPanelBytes32 = kPanelTokens * (4 + 4 + 32);          // d, sum, q
 
-// out[(r * n_panels + k) * kPanelTokens + t] for weight rows r < n_w_rows
-// (1..kGemmRows), which start at w + r * w_stride, and panels k < n_panels
-// (1..kGemmPanels), which start at panel + k * panel_stride; n elements per row.
+// out[r * kPanelTokens + t] for weight rows r < n_w_rows (1..kGemmRows), which
+// start at w + r * w_stride; n elements per row.
 using QuantGemmFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, int n_w_rows, const uint8_t* panel,
-                             size_t panel_stride, int n_panels, float* out);
+                             float* out);
 
 struct QuantGemm {
   ActFormat act;

@@ -160,7 +160,7 @@ class CpuBackend final : public Backend {
   void matmul_panels(const WeightView& w, const kernels::QuantGemm& qg, const uint8_t* act, size_t act_bytes,
                      float* y, int64_t n_rows, int n_threads) {
     constexpr int64_t kTile = 16;
-    constexpr int P = kernels::kPanelTokens, R = kernels::kGemmRows, NP = kernels::kGemmPanels;
+    constexpr int P = kernels::kPanelTokens, R = kernels::kGemmRows;
     const int64_t n_in = w.n_in, n_out = w.n_out;
     const int64_t n_panels = (n_rows + P - 1) / P;
     const size_t pbytes = kernels::panel_bytes(qg.act, n_in);
@@ -175,24 +175,21 @@ class CpuBackend final : public Backend {
     // over them: without the grouping each tile streams all the panels (MBs
     // for a 512-token prompt) from L3 again. A thread gets the same tiles in
     // every group (static schedule), so no barrier is needed between groups.
-    const int64_t group = std::max<int64_t>(NP, static_cast<int64_t>(kPanelGroupBytes / pbytes) / NP * NP);
+    const int64_t group = std::max<int64_t>(1, static_cast<int64_t>(kPanelGroupBytes / pbytes));
     const int64_t n_tiles = (n_out + kTile - 1) / kTile;
 #pragma omp parallel num_threads(n_threads)
     for (int64_t p0 = 0; p0 < n_panels; p0 += group) {
 #pragma omp for schedule(static) nowait
       for (int64_t tile = 0; tile < n_tiles; ++tile) {
         const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
-        const int64_t p1 = std::min(n_panels, p0 + group);
-        for (int64_t p = p0; p < p1; p += NP) {
-          const int np = static_cast<int>(std::min<int64_t>(NP, p1 - p));
+        for (int64_t p = p0; p < std::min(n_panels, p0 + group); ++p) {
+          const int n_tok = static_cast<int>(std::min<int64_t>(P, n_rows - p * P));
           for (int64_t r = r0; r < r1; r += R) {
             const int nr = static_cast<int>(std::min<int64_t>(R, r1 - r));
-            float o[R * NP * P];
-            qg.fn(n_in, w.row(r), w.row_bytes, nr, panels + p * pbytes, pbytes, np, o);
+            float o[R * P];
+            qg.fn(n_in, w.row(r), w.row_bytes, nr, panels + p * pbytes, o);
             for (int j = 0; j < nr; ++j)
-              for (int k = 0; k < np; ++k)
-                for (int t = 0; t < P && (p + k) * P + t < n_rows; ++t)
-                  y[((p + k) * P + t) * n_out + r + j] = o[(j * np + k) * P + t];
+              for (int k = 0; k < n_tok; ++k) y[(p * P + k) * n_out + r + j] = o[j * P + k];
           }
         }
       }
