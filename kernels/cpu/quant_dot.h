@@ -45,6 +45,20 @@ using QuantDotFn = void (*)(int64_t n, const uint8_t* w, const uint8_t* act, siz
                             float* out);
 constexpr int kMaxActRows = 4;
 
+// A QuantDotFn from a kernel written for a compile-time row count:
+// K<NA>::run(n, w, act, stride, out) for NA = 1..kMaxActRows, so the SIMD
+// kernels keep their per-row accumulators in registers.
+template <template <int> class K>
+void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act, float* out) {
+  static_assert(kMaxActRows == 4);
+  switch (n_act) {
+    case 1: K<1>::run(n, w, act, stride, out); break;
+    case 2: K<2>::run(n, w, act, stride, out); break;
+    case 3: K<3>::run(n, w, act, stride, out); break;
+    default: K<4>::run(n, w, act, stride, out); break;
+  }
+}
+
 struct QuantDot {
   ActFormat act;
   QuantDotFn fn;

@@ -22,7 +22,7 @@ namespace {
 using namespace scout::blocks;
 
 // Word-index vectors for vpermw: word w of result z takes scale
-// first + z * step + w / width (width = words sharing one scale).
+// z * step + w / width (width = words sharing one scale).
 struct ScalePick {
   __m512i idx[4];
   ScalePick(int width, int step) {
@@ -148,17 +148,6 @@ void q8_0_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
     }
   }
   for (int r = 0; r < NA; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) + tail[r];
-}
-
-// Runtime n_act -> compile-time NA.
-template <template <int> class K>
-void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act, float* out) {
-  switch (n_act) {
-    case 1: K<1>::run(n, w, act, stride, out); break;
-    case 2: K<2>::run(n, w, act, stride, out); break;
-    case 3: K<3>::run(n, w, act, stride, out); break;
-    default: K<4>::run(n, w, act, stride, out); break;
-  }
 }
 
 #define SCOUT_DOT_WRAPPER(Name, Call)                                                          \

@@ -408,17 +408,6 @@ void iq4_xs_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
   for (int r = 0; r < NA; ++r) out[r] = hsum(acc[r]);
 }
 
-// Runtime n_act -> compile-time NA.
-template <template <int> class K>
-void by_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, int n_act, float* out) {
-  switch (n_act) {
-    case 1: K<1>::run(n, w, act, stride, out); break;
-    case 2: K<2>::run(n, w, act, stride, out); break;
-    case 3: K<3>::run(n, w, act, stride, out); break;
-    default: K<4>::run(n, w, act, stride, out); break;
-  }
-}
-
 template <typename Dec>
 struct Legacy {
   template <int NA>
