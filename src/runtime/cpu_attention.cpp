@@ -28,15 +28,6 @@ constexpr int kHeadBlock = 4;       // query heads sharing each key/value load
 constexpr int kVec = 16;            // floats per vector
 constexpr int kLanes = 64;          // keys (or value dims) per register block: 4 vectors
 
-// 16 floats; GCC and Clang map it to one AVX-512 register, or to 2 or 4 narrower ones.
-typedef float F32x16 __attribute__((vector_size(64)));
-inline F32x16 load16(const float* p) {
-  F32x16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store16(float* p, F32x16 v) { std::memcpy(p, &v, sizeof v); }
-
 // Copies n cached K or V values to f32.
 inline void load_kv(const std::byte* src, KvType type, float* dst, int64_t n) {
   if (type == KvType::F32)

@@ -37,26 +37,34 @@ constexpr int64_t kMinPanelRows = 16;
 // about a quarter of a 1 MiB L2, leaving room for the weight tiles.
 constexpr size_t kPanelGroupBytes = 256 * 1024;
 
+// The f32 dot products accumulate in 16 fixed lanes (cpu_math.h), one
+// activation row or four at a time, with the same per-row arithmetic in both:
+// a row's result does not depend on how many rows share its batch, on any CPU.
+// (With `omp simd` reductions the compiler picks the lane count per loop and
+// per ISA, and the two functions rounded differently on AVX2.)
 inline float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
+  F32x16 acc = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc += load16(a + i) * load16(b + i);
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  return sum_lanes(acc) + tail;
 }
 
 // One weight row against four activation rows: four independent accumulator
 // chains, and the row is loaded once for the four.
 inline void dot_1x4(const float* w, const float* x, int64_t stride, int64_t n, float out[4]) {
-  const float *x0 = x, *x1 = x + stride, *x2 = x + 2 * stride, *x3 = x + 3 * stride;
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-  for (int64_t i = 0; i < n; ++i) {
-    s0 += w[i] * x0[i];
-    s1 += w[i] * x1[i];
-    s2 += w[i] * x2[i];
-    s3 += w[i] * x3[i];
+  F32x16 acc[4] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const F32x16 wv = load16(w + i);
+    for (int k = 0; k < 4; ++k) acc[k] += wv * load16(x + k * stride + i);
   }
-  out[0] = s0, out[1] = s1, out[2] = s2, out[3] = s3;
+  for (int k = 0; k < 4; ++k) {
+    float tail = 0.0f;
+    for (int64_t j = i; j < n; ++j) tail += w[j] * x[k * stride + j];
+    out[k] = sum_lanes(acc[k]) + tail;
+  }
 }
 
 // One weight row to f32. F16 is converted inline (exact and vectorised) since

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace scout::runtime {
@@ -45,6 +46,23 @@ inline float exp_nonpositive(float x) {
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
   return y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+}
+
+// 16 floats; GCC and Clang map it to one AVX-512 register, or to 2 or 4
+// narrower ones. Each lane's arithmetic is the same whatever the ISA, so sums
+// accumulated lane-wise round the same way on every x86 CPU.
+typedef float F32x16 __attribute__((vector_size(64)));
+inline F32x16 load16(const float* p) {
+  F32x16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(float* p, F32x16 v) { std::memcpy(p, &v, sizeof v); }
+// The lanes added in a fixed order.
+inline float sum_lanes(F32x16 v) {
+  float s = 0.0f;
+  for (int i = 0; i < 16; ++i) s += v[i];
+  return s;
 }
 
 // A per-thread scratch buffer that only grows.
