@@ -10,6 +10,7 @@
 #include "bench/plan.h"
 #include "bench/stats.h"
 #include "bench/token_pool.h"
+#include "runtime/device.h"
 #include "models/model.h"
 
 namespace scout::bench {
@@ -28,6 +29,7 @@ struct RunnerOptions {
   int repetitions = 5;
   bool expert_stats = false;
   bool exact = false;  // f32 dot products on dequantized weights (SessionOptions)
+  runtime::Device device = runtime::Device::Cpu;
 };
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts);

@@ -50,6 +50,7 @@ struct BenchOptions {
   bool expert_stats = false;
   bool exact = false;
   std::string load = "auto";
+  std::string device = "auto";
 };
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
@@ -141,6 +142,8 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     ro.repetitions = params.repetitions;
     ro.expert_stats = o.expert_stats;
     ro.exact = o.exact;
+    ro.device = runtime::resolve_device(*runtime::parse_device(o.device));
+    if (ro.device == runtime::Device::Cuda) rep.backend = "CUDA";
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
   }
 
@@ -184,6 +187,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--mem-bw-size", o->mem_bw_size, "buffer for --mem-bw: 256M, 2G (default: max(1G, 4 x L3))");
   cmd->add_flag("--exact", o->exact, "measure f32 dot products on dequantized weights (no 8-bit activations)");
   add_load_flag(cmd, o->load);
+  add_device_flag(cmd, o->device);
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }

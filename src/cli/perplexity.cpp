@@ -39,6 +39,7 @@ struct PerplexityOptions {
   int threads = 0;
   bool exact = false;
   std::string load = "auto";
+  std::string device = "auto";
   size_t chunks = 0;
   std::string kl_base;
   bool kl = false;
@@ -71,6 +72,7 @@ std::unique_ptr<runtime::Session> make_session(const Loaded& l, const Perplexity
   so.n_batch = o.batch;
   so.n_threads = o.threads;
   so.quantize_activations = !o.exact;
+  so.device = *runtime::parse_device(o.device);
   return std::make_unique<runtime::Session>(*l.model, so);
 }
 
@@ -259,6 +261,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_flag("--exact", o->exact, "multiply quantized weights in f32 (no 8-bit activation rounding)");
   add_load_flag(cmd, o->load);
+  add_device_flag(cmd, o->device);
   cmd->add_option("--chunks", o->chunks, "score at most this many windows; 0: all");
   cmd->add_option("--kl-divergence-base", o->kl_base,
                   "without --kl-divergence: save this model's next-token distributions to FILE "

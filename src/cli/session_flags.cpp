@@ -13,6 +13,7 @@ runtime::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
   so.n_threads = threads;
   so.kv_type = kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
   so.quantize_activations = !exact;
+  so.device = *runtime::parse_device(device);
   return so;
 }
 
@@ -25,6 +26,7 @@ void add_session_flags(CLI::App* cmd, SessionFlags& f) {
                 "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
                 "no activation rounding");
   add_load_flag(cmd, f.load);
+  add_device_flag(cmd, f.device);
 }
 
 void add_load_flag(CLI::App* cmd, std::string& mode) {
@@ -32,6 +34,12 @@ void add_load_flag(CLI::App* cmd, std::string& mode) {
                   "how the model file is brought into memory: copy (read onto huge pages: fastest), map (mmap: "
                   "no copy, shares the page cache), auto (copy when it fits in available memory)")
       ->check(CLI::IsMember({"auto", "copy", "map"}))
+      ->capture_default_str();
+}
+
+void add_device_flag(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device, "where to compute: cuda (an NVIDIA GPU), cpu, auto (the GPU when one is visible)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
 }
 

@@ -13,7 +13,7 @@ Session::Session(const Model& model, SessionOptions opts)
     : model_(model),
       opts_(opts),
       n_ctx_(opts.n_ctx ? opts.n_ctx : model.hparams().context_length),
-      backend_(make_cpu_backend(opts.n_threads, opts.quantize_activations)),
+      backend_(make_backend(opts.device, opts.n_threads, opts.quantize_activations)),
       kv_(model.kv_config(opts.kv_type, opts.n_seq)) {
   if (opts_.n_batch == 0) throw std::invalid_argument("batch size must be at least 1");
   if (profiling_requested()) backend_ = make_profiling_backend(std::move(backend_));

@@ -13,6 +13,7 @@
 
 #include "models/model.h"
 #include "runtime/backend.h"
+#include "runtime/device.h"
 #include "runtime/kv_cache.h"
 
 namespace scout::runtime {
@@ -27,6 +28,7 @@ struct SessionOptions {
   // to f32 and multiply exactly (`--exact`, how the oracle's exact logits are met).
   bool quantize_activations = true;
   uint32_t n_seq = 1;        // sequences held at once, each with its own n_ctx
+  Device device = Device::Cpu;  // the command line's default is Auto
 };
 
 // One new token of one sequence, for Session::decode.

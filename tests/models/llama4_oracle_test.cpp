@@ -48,7 +48,7 @@ struct OracleResult {
   double prompt_tok_s = 0, gen_tok_s = 0;
 };
 
-OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type) {
+OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type, runtime::Device device = runtime::Device::Cpu) {
   const std::string dir = test::shared_dir() + "/testdata/llama4-tiny/";
   std::ifstream in(dir + "expected/" + c.quant + "-" + c.prompt + ".json");
   const json ex = json::parse(in);
@@ -62,6 +62,7 @@ OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type) {
   runtime::SessionOptions opts;
   opts.kv_type = kv_type;
   opts.quantize_activations = !c.exact;
+  opts.device = device;
   runtime::Session session(*model, opts);
 
   OracleResult r;
@@ -165,6 +166,36 @@ TEST(Llama4OracleKvF32, BasicAndChatF16File) {
     std::printf("[oracle kv f32] f16-%s: max |logit err| %.5f\n", p, r.max_err);
   }
 }
+
+// The same oracle on the GPU, with the same tolerances (skipped without one).
+// Exact cases take the f32 GEMV kernels for every matmul; the others the
+// TF32 tensor cores for prompts, held to the statistical rule.
+class Llama4OracleCuda : public ::testing::TestWithParam<OracleCase> {
+ protected:
+  void SetUp() override {
+    if (!test::have_shared()) GTEST_SKIP() << "shared test data not found";
+    std::string why;
+    if (runtime::cuda_device_count(&why) == 0) GTEST_SKIP() << why;
+  }
+};
+
+TEST_P(Llama4OracleCuda, TeacherForcedMatchesExactReference) {
+  const OracleResult r = run_oracle(GetParam(), runtime::KvType::F16, runtime::Device::Cuda);
+  std::printf("[oracle cuda] %s-%s%s: max |logit err| %.5f, argmax = llama.cpp %d/%d, = exact top-1 %d/%d\n",
+              GetParam().quant.c_str(), GetParam().prompt.c_str(), GetParam().exact ? "" : " (tf32 prompts)", r.max_err,
+              r.argmax_agree, r.argmax_checked, r.exact_agree, r.exact_checked);
+  if (!GetParam().exact) EXPECT_GE(r.argmax_agree, 0.8 * r.argmax_checked);
+}
+
+std::vector<OracleCase> cuda_cases() {
+  std::vector<OracleCase> v = short_cases();
+  v.push_back({"f16", "long12k"});
+  for (const char* q : {"q8_0", "q4_k_m"})
+    for (const char* p : {"basic", "chat", "long12k"}) v.push_back({q, p, false});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, Llama4OracleCuda, ::testing::ValuesIn(cuda_cases()), case_name);
 
 }  // namespace
 }  // namespace scout
