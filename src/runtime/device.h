@@ -1,5 +1,6 @@
-// Which backend computes: the CPU, or an NVIDIA GPU through CUDA. `auto`
-// (the command line's default) takes the GPU when one is visible.
+// Which backend computes: the CPU, or an NVIDIA GPU through CUDA. `auto` is
+// the command line's default; it will take the GPU when one is visible once
+// the CUDA backend has been verified on one (device.cpp kAutoPicksCuda).
 #pragma once
 
 #include <memory>
@@ -28,8 +29,8 @@ int cuda_device_count(std::string* why = nullptr);
 // naming the reason, when no GPU can be used.
 std::unique_ptr<Backend> make_cuda_backend(int n_threads, bool quantize_activations, int device = 0);
 
-// Auto -> Cuda when cuda_device_count() > 0, else Cpu. Throws
-// std::runtime_error, naming the reason, for Cuda without a usable GPU.
+// Auto -> Cpu for now (see kAutoPicksCuda); Cuda -> Cuda, or std::runtime_error
+// naming the reason when no GPU can be used.
 Device resolve_device(Device device);
 
 // The backend of resolve_device(device).
