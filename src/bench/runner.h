@@ -10,8 +10,8 @@
 #include "bench/plan.h"
 #include "bench/stats.h"
 #include "bench/token_pool.h"
-#include "runtime/device.h"
 #include "models/model.h"
+#include "runtime/device.h"
 
 namespace scout::bench {
 

@@ -38,8 +38,9 @@ void add_load_flag(CLI::App* cmd, std::string& mode) {
 }
 
 void add_device_flag(CLI::App* cmd, std::string& device) {
-  cmd->add_option("--device", device, "where to compute: cpu, cuda (an NVIDIA GPU; experimental, not yet verified on one), auto (the CPU until "
-                  "the CUDA backend is verified)")
+  cmd->add_option("--device", device,
+                  "where to compute: cpu, cuda (an NVIDIA GPU; experimental, not yet verified on one), auto (the "
+                  "CPU until the CUDA backend is verified)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
 }
