@@ -14,6 +14,8 @@ void cuda_check(cudaError_t err, const char* what) {
 }
 
 bool supports_type(TensorType t) {
+  // The lambda captures so that it has no conversion to a function pointer,
+  // which nvcc warns about (#445) for a template lambda.
   int found = 0;
   return try_dispatch_type(t, [&found]<TensorType T>() { ++found; });
 }

@@ -23,6 +23,9 @@ struct AttentionParams {
   int head_dim_v = 0;
   float scale = 1.0f;         // applied to q.k, usually 1/sqrt(head_dim_k)
   int64_t chunk_size = 0;     // > 0: a query at p sees keys in [p - p % chunk, p]; 0: [0, p]
+
+  // The first position a query at `pos` may see.
+  int64_t first_visible(int64_t pos) const { return chunk_size > 0 ? pos - pos % chunk_size : 0; }
 };
 
 class Backend {

@@ -128,8 +128,6 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
   const int64_t bs = kv.block_size;
   const int64_t n_tiles = (n_rows + kQueryTile - 1) / kQueryTile;
   const int64_t n_items = n_tiles * p.n_head_kv;
-  // First position a query at `qp` may see.
-  auto lowest = [&](int64_t qp) { return p.chunk_size > 0 ? qp - qp % p.chunk_size : int64_t{0}; };
 
   const int64_t work = n_rows * p.n_head * std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos) * dk;
   const int threads = static_cast<int>(std::clamp<int64_t>(std::min(n_items, work / kMinWork), 1, n_threads));
@@ -156,7 +154,7 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
 
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
       for (int64_t t = t0; t < t1; ++t) {
-        lo = std::min(lo, lowest(pos[t]));
+        lo = std::min(lo, p.first_visible(pos[t]));
         hi = std::max<int64_t>(hi, pos[t]);
       }
       lo = std::max(lo, kv.base_pos);
@@ -167,7 +165,7 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
         load_keys(kv.k_block(b, g), kv.type, dk, bs, s0, s1, kbuf);
         load_kv(kv.v_block(b, g) + s0 * dv * kv_type_size(kv.type), kv.type, vbuf + s0 * dv, (s1 - s0) * dv);
         for (int64_t t = t0; t < t1; ++t) {
-          const int64_t j0 = std::max(lowest(pos[t]), b0 + s0) - b0, j1 = std::min<int64_t>(pos[t], b0 + s1 - 1) - b0 + 1;
+          const int64_t j0 = std::max(p.first_visible(pos[t]), b0 + s0) - b0, j1 = std::min<int64_t>(pos[t], b0 + s1 - 1) - b0 + 1;
           if (j0 >= j1) continue;
           for (int h0 = 0; h0 < group; h0 += kHeadBlock) {
             const int nq = std::min(kHeadBlock, group - h0);

@@ -166,10 +166,9 @@ class CudaBackend final : public Backend {
 void CudaBackend::attention(const float* q, const int32_t* pos, int64_t n_rows, const KvLayerView& kv,
                             const AttentionParams& p, float* out) {
   // The positions any row may see, as whole KV blocks to upload.
-  auto lowest = [&](int64_t qp) { return p.chunk_size > 0 ? qp - qp % p.chunk_size : int64_t{0}; };
   int64_t lo = INT64_MAX, hi = -1, max_visible = 0;
   for (int64_t t = 0; t < n_rows; ++t) {
-    const int64_t a = std::max(lowest(pos[t]), kv.base_pos), b = std::min<int64_t>(pos[t], kv.base_pos + kv.n_pos - 1);
+    const int64_t a = std::max(p.first_visible(pos[t]), kv.base_pos), b = std::min<int64_t>(pos[t], kv.base_pos + kv.n_pos - 1);
     lo = std::min(lo, a);
     hi = std::max(hi, b);
     max_visible = std::max(max_visible, b - a + 1);
