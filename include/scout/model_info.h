@@ -60,6 +60,10 @@ struct ModelInfo {
   std::string bos_text, eos_text;
   bool add_bos = false, has_chat_template = false;
 
+  // Activation memory a forward pass needs per token of its batch (the same
+  // table the engine allocates from).
+  uint64_t activation_bytes_per_row = 0;
+
   // Parameters.
   uint64_t total_params = 0, total_bytes = 0;
   uint64_t active_params = 0, active_bytes = 0;  // per token; the embedding table counts one row
@@ -72,20 +76,47 @@ struct ModelInfo {
 // Throws std::runtime_error with "FILE: what is wrong" for any bad file.
 ModelInfo inspect_model(const std::string& path);
 
+// Where a GPU run would put the model (`scout info --device cuda`, and the
+// check before a GPU load). The embedding, output head and norms always go to
+// the GPU; -ngl N keeps layers N.. in host memory, --cpu-moe the routed experts.
+struct GpuPlacement {
+  bool enabled = false;          // plan for a GPU at all
+  int n_gpu_layers = -1;         // -1: every layer
+  bool cpu_moe = false;
+  uint64_t gpu_free_bytes = 0;   // what the GPU has to give (its free memory, or --gpu-mem)
+  std::string gpu_name;
+};
+
 struct MemoryPlan {
   uint64_t ctx = 0;
   std::string kv_type;              // "f16" or "f32"
   uint32_t kv_block = 256;          // positions per KV page
-  uint64_t weight_bytes = 0;        // resident weights (mapped from the file)
+  uint64_t weight_bytes = 0;        // resident weights (read or mapped from the file)
   uint64_t kv_bytes = 0;            // all layers
   uint64_t kv_bytes_chunked = 0;    // chunked layers: at most one chunk each
   uint64_t kv_bytes_global = 0;     // global layers: the whole context
   uint32_t n_chunked_layers = 0, n_global_layers = 0;
-  uint64_t scratch_bytes = 0;       // activations for one batch (estimate)
+  uint64_t scratch_bytes = 0;       // activations of one batch and one row of logits
   uint32_t batch = 512;
   uint64_t total_bytes() const { return weight_bytes + kv_bytes + scratch_bytes; }
+
+  // With a GpuPlacement: what goes where.
+  GpuPlacement gpu;
+  uint64_t gpu_weight_bytes = 0;    // weights uploaded to the GPU
+  uint64_t host_weight_bytes = 0;   // weights left in host memory (multiplied on the CPU)
+  uint32_t gpu_layers = 0;          // layers whose attention and dense/shared FFN are on the GPU
+  uint64_t gpu_reserve_bytes = 0;   // the CUDA context, kernels' workspace, recorded steps: a margin
+  // Everything the GPU holds: its weights, the KV cache, activations, the margin.
+  uint64_t gpu_total_bytes() const { return gpu_weight_bytes + kv_bytes + scratch_bytes + gpu_reserve_bytes; }
+  bool fits_gpu() const { return gpu_total_bytes() <= gpu.gpu_free_bytes; }
 };
 
-MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type = "f16", uint32_t batch = 512);
+// kv_type must be one of backend/kv_layout.h's names (std::invalid_argument otherwise).
+MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type = "f16", uint32_t batch = 512,
+                       const GpuPlacement& gpu = {});
+
+// One line saying why a GPU plan does not fit and what would: the bytes
+// needed and available, and --cpu-moe / -ngl suggestions that would fit.
+std::string gpu_plan_problem(const ModelInfo& info, const MemoryPlan& plan);
 
 }  // namespace scout

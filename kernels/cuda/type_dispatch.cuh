@@ -10,6 +10,10 @@
 
 namespace scout::cuda {
 
+// The plain float types (read element by element, any row length).
+template <TensorType T>
+constexpr bool kFloatType = T == TensorType::F32 || T == TensorType::F16 || T == TensorType::BF16;
+
 // Calls f.template operator()<T>() for the compile-time T equal to t; false
 // (nothing called) for a type without a decoder.
 template <class F>

@@ -8,7 +8,7 @@
 
 #include "chat/chat_prompt.h"
 #include "chat/turn_end_tokenizer.h"
-#include "runtime/generate.h"
+#include "engine/generate.h"
 
 namespace scout::batch {
 
@@ -20,18 +20,18 @@ json error_result(const Job& job, const std::string& message) {
 
 namespace {
 
-const char* finish_reason(runtime::StopReason r) {
+const char* finish_reason(engine::StopReason r) {
   switch (r) {
-    case runtime::StopReason::EndOfGeneration:
-    case runtime::StopReason::StopString: return "stop";
-    case runtime::StopReason::MaxTokens: return "length";
-    case runtime::StopReason::ContextFull: return "context";
-    case runtime::StopReason::Cancelled: return "cancelled";  // batch sets no should_stop
+    case engine::StopReason::EndOfGeneration:
+    case engine::StopReason::StopString: return "stop";
+    case engine::StopReason::MaxTokens: return "length";
+    case engine::StopReason::ContextFull: return "context";
+    case engine::StopReason::Cancelled: return "cancelled";  // batch sets no should_stop
   }
   return "unknown";
 }
 
-runtime::SessionOptions with_sequences(runtime::SessionOptions o, uint32_t n) {
+engine::SessionOptions with_sequences(engine::SessionOptions o, uint32_t n) {
   o.n_seq = n;
   return o;
 }
@@ -64,11 +64,11 @@ struct Runner::Slot {
   size_t index = 0;  // the job's place in the run
   const Job* job = nullptr;
   uint64_t seed = 0;
-  std::unique_ptr<runtime::Generation> gen;
+  std::unique_ptr<engine::Generation> gen;
   int32_t next = 0;  // the token to evaluate next
 };
 
-Runner::Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel)
+Runner::Runner(const Model& model, const engine::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel)
     : model_(model),
       defaults_(std::move(defaults)),
       tok_(tokenizer::Tokenizer::from_gguf(model.file())),
@@ -119,12 +119,12 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
     if (ids.size() >= session_.n_ctx())
       return error_result(job, fmt::format("prompt of {} tokens does not fit the context of {} (use a larger -c)",
                                            ids.size(), session_.n_ctx()));
-    runtime::GenerateOptions go;
+    engine::GenerateOptions go;
     go.max_tokens = job.overrides.max_tokens.value_or(defaults_.max_tokens);
     go.stop = job.overrides.stop.value_or(defaults_.stop);
     go.sampler = sampler_for(job);
     slot.seed = go.sampler.seed;
-    slot.gen = std::make_unique<runtime::Generation>(*tok, ids, std::move(go));
+    slot.gen = std::make_unique<engine::Generation>(*tok, ids, std::move(go));
 
     session_.reset(slot.seq);
     const auto t0 = Clock::now();
@@ -143,7 +143,7 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
 
 json Runner::finish(Slot& slot) {
   session_.reset(slot.seq);  // its blocks go back to the pool for the next job
-  const runtime::GenerateResult& r = slot.gen->result();
+  const engine::GenerateResult& r = slot.gen->result();
   return {{"id", slot.job->id},
           {"text", r.text},
           {"prompt_tokens", r.prompt_ids.size()},
@@ -181,7 +181,7 @@ void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
     if (active.empty()) break;
 
     // One new token for every job in flight, in one forward pass.
-    std::vector<runtime::SeqToken> steps;
+    std::vector<engine::SeqToken> steps;
     for (const Slot& s : active) steps.push_back({s.seq, s.next});
     std::vector<float> logits;
     try {

@@ -19,7 +19,7 @@
 #include "batch/job.h"
 #include "chat/chat_template.h"
 #include "models/model.h"
-#include "runtime/session.h"
+#include "engine/session.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -45,7 +45,7 @@ class Runner {
 
   // n_parallel: jobs in flight at once (sequences of the session; each gets
   // the whole context).
-  Runner(const Model& model, const runtime::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel = 1);
+  Runner(const Model& model, const engine::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel = 1);
 
   // Runs the jobs; emit gets each result in the jobs' order, as soon as it and
   // every job before it are done. A result is {"id", "text", "prompt_tokens",
@@ -73,7 +73,7 @@ class Runner {
   const Model& model_;
   RunDefaults defaults_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
-  runtime::Session session_;
+  engine::Session session_;
   // Resolved on the first "messages" job: the template, and a tokenizer that
   // also ends generation at its end-of-turn tokens; or why there is none.
   bool chat_resolved_ = false;

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <optional>
 
-#include "runtime/session.h"
+#include "engine/session.h"
 
 namespace scout::bench {
 
@@ -17,13 +17,12 @@ constexpr int64_t kGenWarmupTokens = 16;
 }  // namespace
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts) {
-  runtime::SessionOptions so;
+  engine::SessionOptions so;
   so.n_ctx = static_cast<uint64_t>(test.n_ctx());
   so.n_batch = static_cast<uint32_t>(test.batch);
   so.n_threads = test.threads;
   so.quantize_activations = !opts.exact;
-  so.device = opts.device;
-  runtime::Session session(model, so);
+  engine::Session session(model, so);
   std::optional<ExpertStats> stats;
   if (opts.expert_stats) stats.emplace(model.hparams());
 

@@ -11,7 +11,6 @@
 #include "bench/stats.h"
 #include "bench/token_pool.h"
 #include "models/model.h"
-#include "runtime/device.h"
 
 namespace scout::bench {
 
@@ -29,7 +28,6 @@ struct RunnerOptions {
   int repetitions = 5;
   bool expert_stats = false;
   bool exact = false;  // f32 dot products on dequantized weights (SessionOptions)
-  runtime::Device device = runtime::Device::Cpu;
 };
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts);

@@ -72,7 +72,7 @@ std::vector<int32_t> ChatSession::fit_whole(Conversation& conv, uint64_t room) {
   return ids;
 }
 
-runtime::GenerateResult ChatSession::respond(Conversation& conv, const runtime::GenerateOptions& opts,
+engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::GenerateOptions& opts,
                                              const std::function<void(std::string_view)>& on_text) {
   if (conv.messages.empty() || conv.messages.back().role != "user")
     throw std::runtime_error("a chat turn needs the user's message last");
@@ -96,7 +96,7 @@ runtime::GenerateResult ChatSession::respond(Conversation& conv, const runtime::
 
   // Until the turn is done the session's contents are uncertain (eval may throw).
   held_conv_.reset();
-  runtime::GenerateResult r = runtime::generate(session_, tok_, *prompt, opts, on_text);
+  engine::GenerateResult r = engine::generate(session_, tok_, *prompt, opts, on_text);
   held_.insert(held_.end(), prompt->begin(), prompt->end());
   held_.insert(held_.end(), r.ids.begin(), r.ids.end());
   held_.resize(session_.n_past());  // the last sampled token is not evaluated

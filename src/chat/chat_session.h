@@ -1,4 +1,4 @@
-// A conversation's turns on one runtime::Session, reusing its KV cache: each
+// A conversation's turns on one engine::Session, reusing its KV cache: each
 // turn evaluates only what the conversation added since the last one.
 //
 // The session holds the tokens that were really evaluated, the reply tokens
@@ -21,8 +21,8 @@
 
 #include "chat/chat_template.h"
 #include "chat/conversation.h"
-#include "runtime/generate.h"
-#include "runtime/session.h"
+#include "engine/generate.h"
+#include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
 namespace scout::chat {
@@ -36,14 +36,14 @@ struct TurnStats {
 
 class ChatSession {
  public:
-  ChatSession(runtime::Session& session, const tokenizer::Tokenizer& tok, ChatTemplate tmpl)
+  ChatSession(engine::Session& session, const tokenizer::Tokenizer& tok, ChatTemplate tmpl)
       : session_(session), tok_(tok), tmpl_(tmpl) {}
 
   // Generates the assistant's reply to `conv`, whose last message is the
   // user's, and appends it to conv (trimmed). May drop conv's oldest
   // exchanges to make room. Throws std::runtime_error when the last message
   // cannot fit the context (conv unchanged then).
-  runtime::GenerateResult respond(Conversation& conv, const runtime::GenerateOptions& opts,
+  engine::GenerateResult respond(Conversation& conv, const engine::GenerateOptions& opts,
                                   const std::function<void(std::string_view)>& on_text = {});
 
   // Forgets everything the session holds.
@@ -61,7 +61,7 @@ class ChatSession {
   // exchanges while it does not leave `room` tokens free.
   std::vector<int32_t> fit_whole(Conversation& conv, uint64_t room);
 
-  runtime::Session& session_;
+  engine::Session& session_;
   const tokenizer::Tokenizer& tok_;
   ChatTemplate tmpl_;
   std::vector<int32_t> held_;               // the tokens in the session, in order

@@ -67,8 +67,8 @@ void run(const BatchOptions& o) {
 
   const auto t_load = Clock::now();
   const std::string path = o.model.empty() ? default_model_path() : o.model;
-  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
-  const runtime::SessionOptions so =
+  std::unique_ptr<Model> model = o.session.load_model(path);
+  const engine::SessionOptions so =
       o.session.options(model->hparams().context_length);
 
   batch::RunDefaults d;

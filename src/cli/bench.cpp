@@ -50,7 +50,7 @@ struct BenchOptions {
   bool expert_stats = false;
   bool exact = false;
   std::string load = "auto";
-  std::string device = "auto";
+  DeviceFlags device;
 };
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
@@ -121,7 +121,13 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     if (o.expert_stats && info.n_expert == 0)
       throw std::runtime_error(path + ": --expert-stats: the model has no routed experts");
     const auto t0 = std::chrono::steady_clock::now();
-    model = Model::load(path, *gguf::parse_load_mode(o.load));
+    RunShape shape;  // the largest test: the GPU check plans for it
+    shape.batch = 1;
+    for (const bench::TestCase& t : plan) {
+      shape.ctx = std::max<uint64_t>(shape.ctx, static_cast<uint64_t>(t.n_ctx()));
+      shape.batch = std::max<uint32_t>(shape.batch, static_cast<uint32_t>(t.batch));
+    }
+    model = load_model(path, *gguf::parse_load_mode(o.load), o.device, shape);
     rep.model = summarize_model(info);
     const uint64_t bytes = bench::page_in_weights(model->file());  // a mapped file's pages, before timing
     spdlog::info("bench: {} of weights {} ({:.2f} s)", human_bytes(bytes),
@@ -142,8 +148,7 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     ro.repetitions = params.repetitions;
     ro.expert_stats = o.expert_stats;
     ro.exact = o.exact;
-    ro.device = runtime::resolve_device(*runtime::parse_device(o.device));
-    if (ro.device == runtime::Device::Cuda) rep.backend = "CUDA";
+    if (model->backend().name() == "cuda") rep.backend = "CUDA";
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
   }
 
@@ -187,7 +192,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--mem-bw-size", o->mem_bw_size, "buffer for --mem-bw: 256M, 2G (default: max(1G, 4 x L3))");
   cmd->add_flag("--exact", o->exact, "measure f32 dot products on dequantized weights (no 8-bit activations)");
   add_load_flag(cmd, o->load);
-  add_device_flag(cmd, o->device);
+  add_device_flags(cmd, o->device);
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }

@@ -27,8 +27,8 @@
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
-#include "runtime/generate.h"
-#include "runtime/session.h"
+#include "engine/generate.h"
+#include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
 namespace scout::cli {
@@ -81,7 +81,7 @@ constexpr const char* kHelp =
 
 class ChatRepl {
  public:
-  ChatRepl(const ChatOptions& o, runtime::Session& session, const tokenizer::Tokenizer& tok, chat::ChatTemplate tmpl,
+  ChatRepl(const ChatOptions& o, engine::Session& session, const tokenizer::Tokenizer& tok, chat::ChatTemplate tmpl,
            bool interactive)
       : o_(o), session_(session), chat_(session, tok, tmpl), interactive_(interactive) {
     conv_.system = o.system;
@@ -134,8 +134,8 @@ class ChatRepl {
     note(fmt::format("scout: {}", e.what()));
   }
 
-  runtime::GenerateOptions generate_options() {
-    runtime::GenerateOptions go;
+  engine::GenerateOptions generate_options() {
+    engine::GenerateOptions go;
     go.max_tokens = o_.n_predict;
     go.sampler = sampler_;
     go.sampler.seed = seed_ + turns_;  // a fresh draw each turn, reproducible from the seed
@@ -151,17 +151,17 @@ class ChatRepl {
       std::fflush(stdout);
     };
     try {
-      const runtime::GenerateResult r = chat_.respond(conv_, generate_options(), stream);
+      const engine::GenerateResult r = chat_.respond(conv_, generate_options(), stream);
       ++turns_;
       stream("\n");
-      if (r.stop_reason == runtime::StopReason::Cancelled) {
+      if (r.stop_reason == engine::StopReason::Cancelled) {
         g_interrupted.store(false);
         note("(reply stopped)");
-      } else if (r.stop_reason == runtime::StopReason::ContextFull) {
+      } else if (r.stop_reason == engine::StopReason::ContextFull) {
         note("(the context is full: older messages make room on the next turn)");
       }
       spdlog::debug("reply: {} tokens, {:.1f} tok/s, stop: {}", r.ids.size(), r.generated_tokens_per_second(),
-                    runtime::stop_reason_name(r.stop_reason));
+                    engine::stop_reason_name(r.stop_reason));
     } catch (const std::runtime_error& e) {
       if (!conv_.messages.empty() && conv_.messages.back().role == "user") conv_.messages.pop_back();
       report(e);
@@ -205,7 +205,7 @@ class ChatRepl {
   }
 
   const ChatOptions& o_;
-  runtime::Session& session_;
+  engine::Session& session_;
   chat::ChatSession chat_;
   chat::Conversation conv_;
   bool interactive_;
@@ -216,14 +216,14 @@ class ChatRepl {
 
 void run_chat(const ChatOptions& o) {
   const std::string path = o.model.empty() ? default_model_path() : o.model;
-  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
+  std::unique_ptr<Model> model = o.session.load_model(path);
   const chat::ChatTemplate tmpl = chat::ChatTemplate::for_model(model->file(), o.chat_template);
   std::unique_ptr<tokenizer::Tokenizer> tok =
       chat::stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model->file()), tmpl);
 
-  const runtime::SessionOptions so =
+  const engine::SessionOptions so =
       o.session.options(model->hparams().context_length);
-  runtime::Session session(*model, so);
+  engine::Session session(*model, so);
 
   const bool interactive = isatty(STDIN_FILENO);
   std::optional<SigintHandler> sigint;

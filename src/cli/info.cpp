@@ -6,8 +6,11 @@
 #include <cstdio>
 #include <memory>
 
+#include "backend/device.h"
+
 #include "cli/command.h"
 #include "cli/human.h"
+#include "cli/session_flags.h"
 #include "cli/size_arg.h"
 #include "scout/model_info.h"
 
@@ -20,6 +23,8 @@ struct InfoOptions {
   std::string ctx;
   std::string kv_type = "f16";
   uint32_t batch = 512;
+  DeviceFlags device;
+  std::string gpu_mem;  // plan against this much GPU memory instead of the visible GPU's
   bool tensors = false;
   bool metadata = false;
   bool json = false;
@@ -80,6 +85,13 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, bool with_
                  {"kv_bytes_chunked_layers", plan.kv_bytes_chunked}, {"kv_bytes_global_layers", plan.kv_bytes_global},
                  {"chunked_layers", plan.n_chunked_layers}, {"global_layers", plan.n_global_layers},
                  {"scratch_bytes", plan.scratch_bytes}, {"batch", plan.batch}, {"total_bytes", plan.total_bytes()}};
+  if (plan.gpu.enabled)
+    j["gpu_plan"] = {{"gpu", plan.gpu.gpu_name}, {"gpu_free_bytes", plan.gpu.gpu_free_bytes},
+                     {"n_gpu_layers", plan.gpu_layers}, {"cpu_moe", plan.gpu.cpu_moe},
+                     {"gpu_weight_bytes", plan.gpu_weight_bytes}, {"host_weight_bytes", plan.host_weight_bytes},
+                     {"kv_bytes", plan.kv_bytes}, {"scratch_bytes", plan.scratch_bytes},
+                     {"reserve_bytes", plan.gpu_reserve_bytes}, {"gpu_total_bytes", plan.gpu_total_bytes()},
+                     {"fits", plan.fits_gpu()}};
   if (with_tensors) {
     json tensors = json::array();
     for (const TensorSummary& t : info.tensors)
@@ -93,6 +105,24 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, bool with_
     j["metadata"] = meta;
   }
   return j;
+}
+
+// What goes where on a GPU, and whether it fits.
+void print_gpu_plan(const ModelInfo& info, const MemoryPlan& plan) {
+  auto line = [](const std::string& label, const std::string& value) { fmt::print("  {:<24} {}\n", label, value); };
+  const GpuPlacement& g = plan.gpu;
+  fmt::print("\nGPU plan ({}, {} free):\n", g.gpu_name.empty() ? "given memory" : g.gpu_name,
+             human_bytes(g.gpu_free_bytes));
+  line("layers on the GPU", fmt::format("{} of {}{}", plan.gpu_layers, info.n_layer,
+                                        plan.gpu_layers < info.n_layer ? " (the rest multiplied on the CPU)" : ""));
+  if (info.n_expert > 0) line("routed experts", g.cpu_moe ? "host memory, run on the CPU (--cpu-moe)" : "GPU (where their layer is)");
+  line("weights on the GPU", human_bytes(plan.gpu_weight_bytes));
+  line("weights in host memory", human_bytes(plan.host_weight_bytes));
+  line("KV cache", human_bytes(plan.kv_bytes) + " (GPU)");
+  line("activations", human_bytes(plan.scratch_bytes) + " (GPU)");
+  line("reserve", human_bytes(plan.gpu_reserve_bytes) + " (CUDA context, workspaces)");
+  line("GPU total", human_bytes(plan.gpu_total_bytes()));
+  line("fits", plan.fits_gpu() ? "yes" : "no: " + gpu_plan_problem(info, plan));
 }
 
 void print_text(const ModelInfo& info, const MemoryPlan& plan, const InfoOptions& opt) {
@@ -153,6 +183,7 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const InfoOptions
   line("  global layers", fmt::format("{} ({} layers, whole context)", human_bytes(plan.kv_bytes_global), plan.n_global_layers));
   line("scratch (estimate)", human_bytes(plan.scratch_bytes));
   line("total", human_bytes(plan.total_bytes()));
+  if (plan.gpu.enabled) print_gpu_plan(info, plan);
 
   if (opt.metadata) {
     fmt::print("\nmetadata ({} keys):\n", info.metadata.size());
@@ -165,6 +196,31 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const InfoOptions
   }
 }
 
+// --device cuda: the placement to plan, against --gpu-mem or the visible GPU.
+GpuPlacement gpu_placement(const ModelInfo& info, const InfoOptions& o) {
+  GpuPlacement g;
+  if (o.device.device != "cuda") {
+    if (!o.gpu_mem.empty() || o.device.n_gpu_layers >= 0 || o.device.cpu_moe)
+      throw UsageError("--gpu-mem, -ngl and --cpu-moe plan a GPU run: add --device cuda");
+    return g;
+  }
+  check_placement_flags(info, o.device);
+  g.enabled = true;
+  g.n_gpu_layers = o.device.n_gpu_layers;
+  g.cpu_moe = o.device.cpu_moe;
+  if (!o.gpu_mem.empty()) {
+    g.gpu_free_bytes = parse_size_arg("--gpu-mem", o.gpu_mem);
+  } else {
+    std::string why;
+    if (backend::cuda_device_count(&why) == 0)
+      throw std::runtime_error("--device cuda: " + why + " (give --gpu-mem SIZE to plan for a GPU that is not here)");
+    const backend::GpuMemory m = backend::cuda_memory();
+    g.gpu_free_bytes = m.free;
+    g.gpu_name = m.name;
+  }
+  return g;
+}
+
 }  // namespace
 
 void add_info_command(CLI::App& app) {
@@ -172,17 +228,19 @@ void add_info_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model: hyper-parameters, layer kinds, tokenizer, parameter counts, memory plan");
   cmd->add_option("-m,--model", opt->model, "GGUF file (default: the embedded default model)");
   cmd->add_option("-c,--ctx", opt->ctx, "context length for the memory plan: 8192, 128K, 1M, 10M (default: the model's, at most 8192)");
-  cmd->add_option("--kv-type", opt->kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32", "q8_0"}));
+  add_kv_type_flag(cmd, opt->kv_type);
   cmd->add_option("-b,--batch-size", opt->batch, "prompt batch size for the scratch estimate")->check(CLI::Range(1u, 1u << 20));
   cmd->add_flag("--tensors", opt->tensors, "list every tensor: name, type, shape, bytes");
   cmd->add_flag("--metadata", opt->metadata, "list every metadata key");
   cmd->add_flag("--json", opt->json, "print one JSON object instead of text");
+  add_device_flags(cmd, opt->device);
+  cmd->add_option("--gpu-mem", opt->gpu_mem,
+                  "with --device cuda: plan for a GPU with this much free memory (80G, 141G) instead of the visible one");
   cmd->callback([opt] {
     const std::string path = opt->model.empty() ? default_model_path() : opt->model;
     const ModelInfo info = inspect_model(path);
-    const uint64_t ctx = opt->ctx.empty() ? std::min<uint64_t>(info.context_length ? info.context_length : 8192, 8192)
-                                          : parse_size_arg("--ctx", opt->ctx);
-    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type, opt->batch);
+    const uint64_t ctx = opt->ctx.empty() ? default_ctx(info.context_length) : parse_size_arg("--ctx", opt->ctx);
+    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type, opt->batch, gpu_placement(info, *opt));
     if (opt->json) fmt::print("{}\n", to_json(info, plan, opt->tensors, opt->metadata).dump(2));
     else print_text(info, plan, *opt);
     std::fflush(stdout);

@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "cli/command.h"
+#include "cli/device_flags.h"
 
 namespace {
 
@@ -48,8 +50,12 @@ int main(int argc, char** argv) {
   scout::cli::add_perplexity_command(app);
   scout::cli::add_batch_command(app);
 
+  // llama.cpp's single-dash long flags (-ngl) as scout's long ones.
+  const std::vector<std::string> args = scout::cli::expand_flag_aliases(argc, argv);
+  std::vector<char*> argp;
+  for (const std::string& a : args) argp.push_back(const_cast<char*>(a.c_str()));
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(argp.size()), argp.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

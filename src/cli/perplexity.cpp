@@ -21,7 +21,7 @@
 #include "eval/perplexity.h"
 #include "eval/running_stats.h"
 #include "models/model.h"
-#include "runtime/session.h"
+#include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
 namespace scout::cli {
@@ -39,7 +39,7 @@ struct PerplexityOptions {
   int threads = 0;
   bool exact = false;
   std::string load = "auto";
-  std::string device = "auto";
+  DeviceFlags device;
   size_t chunks = 0;
   std::string kl_base;
   bool kl = false;
@@ -57,23 +57,25 @@ struct Loaded {
 Loaded load(const PerplexityOptions& o) {
   Loaded l;
   l.path = o.model.empty() ? default_model_path() : o.model;
-  l.model = Model::load(l.path, *gguf::parse_load_mode(o.load));
+  RunShape shape;
+  shape.ctx = o.ctx;
+  shape.batch = o.batch;
+  l.model = load_model(l.path, *gguf::parse_load_mode(o.load), o.device, shape);
   l.tok = tokenizer::Tokenizer::from_gguf(l.model->file());
   l.n_vocab = l.model->hparams().n_vocab;
   return l;
 }
 
-std::unique_ptr<runtime::Session> make_session(const Loaded& l, const PerplexityOptions& o, uint32_t n_ctx) {
+std::unique_ptr<engine::Session> make_session(const Loaded& l, const PerplexityOptions& o, uint32_t n_ctx) {
   const uint64_t trained = l.model->hparams().context_length;
   if (trained && n_ctx > trained)
     spdlog::warn("-c {} is longer than the context the model was trained on ({})", n_ctx, trained);
-  runtime::SessionOptions so;
+  engine::SessionOptions so;
   so.n_ctx = n_ctx;
   so.n_batch = o.batch;
   so.n_threads = o.threads;
   so.quantize_activations = !o.exact;
-  so.device = *runtime::parse_device(o.device);
-  return std::make_unique<runtime::Session>(*l.model, so);
+  return std::make_unique<engine::Session>(*l.model, so);
 }
 
 std::vector<int32_t> tokenize_file(const Loaded& l, const std::string& path) {
@@ -92,7 +94,7 @@ void log_eta(size_t w, size_t n_windows, Clock::time_point t0) {
 }
 
 // Evaluates one window from an empty context; logits of every position.
-std::vector<float> eval_window(runtime::Session& session, const std::vector<int32_t>& window) {
+std::vector<float> eval_window(engine::Session& session, const std::vector<int32_t>& window) {
   session.reset();
   return session.eval(window, /*all_logits=*/true);
 }
@@ -261,7 +263,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_flag("--exact", o->exact, "multiply quantized weights in f32 (no 8-bit activation rounding)");
   add_load_flag(cmd, o->load);
-  add_device_flag(cmd, o->device);
+  add_device_flags(cmd, o->device);
   cmd->add_option("--chunks", o->chunks, "score at most this many windows; 0: all");
   cmd->add_option("--kl-divergence-base", o->kl_base,
                   "without --kl-divergence: save this model's next-token distributions to FILE "

@@ -19,8 +19,8 @@
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
 #include "models/model.h"
-#include "runtime/generate.h"
-#include "runtime/session.h"
+#include "engine/generate.h"
+#include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
 namespace scout::cli {
@@ -80,13 +80,13 @@ void run(const RunOptions& o, CLI::App* cmd) {
   const std::string path = o.model.empty() ? default_model_path() : o.model;
 
   const auto t_load = Clock::now();
-  std::unique_ptr<Model> model = Model::load(path, o.session.load_mode());
+  std::unique_ptr<Model> model = o.session.load_model(path);
   std::unique_ptr<tokenizer::Tokenizer> tok = tokenizer::Tokenizer::from_gguf(model->file());
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t_load).count();
 
-  const runtime::SessionOptions so =
+  const engine::SessionOptions so =
       o.session.options(model->hparams().context_length);
-  runtime::Session session(*model, so);
+  engine::Session session(*model, so);
 
   // --chat: the prompt is the user's message in the model's chat format; the
   // rendered text carries its own BOS text, so no second BOS is added.
@@ -98,7 +98,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   if (ids.empty()) throw std::runtime_error("the prompt is empty and the vocabulary adds no BOS token: nothing to start from");
   fit_prompt(ids, session.n_ctx(), o, tok->bos());
 
-  runtime::GenerateOptions go;
+  engine::GenerateOptions go;
   go.max_tokens = o.n_predict;
   go.stop = o.stop;
   go.ignore_eog = o.ignore_eos;
@@ -109,15 +109,15 @@ void run(const RunOptions& o, CLI::App* cmd) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   };
-  const runtime::GenerateResult r =
-      runtime::generate(session, *tok, ids, go, o.json ? std::function<void(std::string_view)>() : stream);
+  const engine::GenerateResult r =
+      engine::generate(session, *tok, ids, go, o.json ? std::function<void(std::string_view)>() : stream);
 
   if (o.json) {
     nlohmann::json j = {{"model", path},
                         {"text", r.text},
                         {"prompt_ids", r.prompt_ids},
                         {"ids", r.ids},
-                        {"stop_reason", runtime::stop_reason_name(r.stop_reason)},
+                        {"stop_reason", engine::stop_reason_name(r.stop_reason)},
                         {"seed", go.sampler.seed},
                         {"timings",
                          {{"load_ms", load_seconds * 1e3},
@@ -132,7 +132,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   }
   spdlog::info("prompt: {} tokens, {:.1f} tok/s | generated: {} tokens, {:.1f} tok/s | load {:.0f} ms | stop: {} | seed {}",
                r.prompt_ids.size(), r.prompt_tokens_per_second(), r.ids.size(), r.generated_tokens_per_second(),
-               load_seconds * 1e3, runtime::stop_reason_name(r.stop_reason), go.sampler.seed);
+               load_seconds * 1e3, engine::stop_reason_name(r.stop_reason), go.sampler.seed);
 }
 
 }  // namespace

@@ -1,32 +1,49 @@
 #include "cli/session_flags.h"
 
 #include <algorithm>
+#include <vector>
 
+#include "backend/kv_layout.h"
 #include "cli/size_arg.h"
 
 namespace scout::cli {
 
-runtime::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
-  runtime::SessionOptions so;
-  so.n_ctx = ctx.empty() ? std::min<uint64_t>(model_ctx ? model_ctx : 8192, 8192) : parse_size_arg("--ctx-size", ctx);
+namespace {
+
+uint64_t ctx_flag(const std::string& ctx, uint64_t model_ctx) {
+  return ctx.empty() ? default_ctx(model_ctx) : parse_size_arg("--ctx-size", ctx);
+}
+
+}  // namespace
+
+engine::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
+  engine::SessionOptions so;
+  so.n_ctx = ctx_flag(ctx, model_ctx);
   so.n_batch = batch;
   so.n_threads = threads;
-  so.kv_type = kv_type == "f32" ? runtime::KvType::F32 : runtime::KvType::F16;
+  so.kv_type = *backend::parse_kv_type(kv_type);
   so.quantize_activations = !exact;
-  so.device = *runtime::parse_device(device);
   return so;
+}
+
+std::unique_ptr<Model> SessionFlags::load_model(const std::string& path) const {
+  RunShape shape;
+  shape.ctx = ctx.empty() ? 0 : ctx_flag(ctx, 0);
+  shape.kv_type = kv_type;
+  shape.batch = batch;
+  return cli::load_model(path, load_mode(), device, shape);
 }
 
 void add_session_flags(CLI::App* cmd, SessionFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx-size", f.ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
   cmd->add_option("-b,--batch-size", f.batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
-  cmd->add_option("--kv-type", f.kv_type, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  add_kv_type_flag(cmd, f.kv_type);
   cmd->add_flag("--exact", f.exact,
                 "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
                 "no activation rounding");
   add_load_flag(cmd, f.load);
-  add_device_flag(cmd, f.device);
+  add_device_flags(cmd, f.device);
 }
 
 void add_load_flag(CLI::App* cmd, std::string& mode) {
@@ -37,12 +54,9 @@ void add_load_flag(CLI::App* cmd, std::string& mode) {
       ->capture_default_str();
 }
 
-void add_device_flag(CLI::App* cmd, std::string& device) {
-  cmd->add_option("--device", device,
-                  "where to compute: cpu, cuda (an NVIDIA GPU; experimental, not yet verified on one), auto (the "
-                  "CPU until the CUDA backend is verified)")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-      ->capture_default_str();
+void add_kv_type_flag(CLI::App* cmd, std::string& kv_type) {
+  const std::vector<std::string> names(std::begin(backend::kKvTypeNames), std::end(backend::kKvTypeNames));
+  cmd->add_option("--kv-type", kv_type, "KV cache element type")->check(CLI::IsMember(names))->capture_default_str();
 }
 
 }  // namespace scout::cli

@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "gguf/tensor_names.h"
 #include "gguf/writer.h"
 #include "tensor/file_type.h"
 #include "tensor/quant.h"
@@ -183,44 +184,45 @@ std::vector<PlannedTensor> plan_tensors(const ModelConfig& c, uint32_t n_vocab) 
   std::set<std::string> logged;
   const uint64_t d = c.d_model, hd = c.resolved_head_dim();
   const uint64_t q_dim = c.n_head * hd, kv_dim = c.n_head_kv * hd;
-  auto weight = [&](const std::string& prefix, const std::string& base, std::vector<uint64_t> ne, InitKind init) {
-    const std::string full = prefix + base;
-    out.push_back({full + ".weight", weight_type_for(c, base, full, ne[0], logged), std::move(ne), init});
+  auto weight = [&](const std::string& prefix, std::string_view base_name, std::vector<uint64_t> ne, InitKind init) {
+    const std::string base(base_name), full = prefix + base;
+    out.push_back({names::tensor_name(full), weight_type_for(c, base, full, ne[0], logged), std::move(ne), init});
   };
-  auto f32 = [&](const std::string& name, std::vector<uint64_t> ne, InitKind init) {
-    out.push_back({name + ".weight", TensorType::F32, std::move(ne), init});
+  auto f32 = [&](std::string_view name, std::vector<uint64_t> ne, InitKind init) {
+    out.push_back({names::tensor_name(name), TensorType::F32, std::move(ne), init});
   };
 
-  weight("", "token_embd", {d, n_vocab}, InitKind::Embedding);
-  f32("output_norm", {d}, InitKind::Norm);
-  if (!c.tie_embeddings) weight("", "output", {d, n_vocab}, InitKind::Output);
-  if (c.rope_freqs) f32("rope_freqs", {hd / 2}, InitKind::RopeFreqs);
+  using namespace names;
+  weight("", kTokenEmbd, {d, n_vocab}, InitKind::Embedding);
+  f32(kOutputNorm, {d}, InitKind::Norm);
+  if (!c.tie_embeddings) weight("", kOutput, {d, n_vocab}, InitKind::Output);
+  if (c.rope_freqs) f32(kRopeFreqs, {hd / 2}, InitKind::RopeFreqs);
 
   for (uint32_t il = 0; il < c.n_layer; ++il) {
-    const std::string b = fmt::format("blk.{}.", il);
-    f32(b + "attn_norm", {d}, InitKind::Norm);
-    weight(b, "attn_q", {d, q_dim}, InitKind::Matrix);
-    weight(b, "attn_k", {d, kv_dim}, InitKind::Matrix);
-    weight(b, "attn_v", {d, kv_dim}, InitKind::Matrix);
-    weight(b, "attn_output", {q_dim, d}, InitKind::Matrix);
-    f32(b + "ffn_norm", {d}, InitKind::Norm);
+    const std::string b = layer_prefix(il);
+    f32(b + std::string(kAttnNorm), {d}, InitKind::Norm);
+    weight(b, kAttnQ, {d, q_dim}, InitKind::Matrix);
+    weight(b, kAttnK, {d, kv_dim}, InitKind::Matrix);
+    weight(b, kAttnV, {d, kv_dim}, InitKind::Matrix);
+    weight(b, kAttnOut, {q_dim, d}, InitKind::Matrix);
+    f32(b + std::string(kFfnNorm), {d}, InitKind::Norm);
     if (c.is_moe_layer(il)) {
       const uint64_t f = c.expert_ff, e = c.n_expert;
       // The router stays F32, as in real quantized downloads.
-      out.push_back({b + "ffn_gate_inp.weight", TensorType::F32, {d, e}, InitKind::Matrix});
-      weight(b, "ffn_gate_exps", {d, f, e}, InitKind::Matrix);
-      weight(b, "ffn_up_exps", {d, f, e}, InitKind::Matrix);
-      weight(b, "ffn_down_exps", {f, d, e}, InitKind::Matrix);
+      out.push_back({b + tensor_name(kRouter), TensorType::F32, {d, e}, InitKind::Matrix});
+      weight(b, kGateExps, {d, f, e}, InitKind::Matrix);
+      weight(b, kUpExps, {d, f, e}, InitKind::Matrix);
+      weight(b, kDownExps, {f, d, e}, InitKind::Matrix);
       if (c.is_llama4() && c.shared_expert) {
-        weight(b, "ffn_gate_shexp", {d, f}, InitKind::Matrix);
-        weight(b, "ffn_up_shexp", {d, f}, InitKind::Matrix);
-        weight(b, "ffn_down_shexp", {f, d}, InitKind::Matrix);
+        weight(b, kGateShexp, {d, f}, InitKind::Matrix);
+        weight(b, kUpShexp, {d, f}, InitKind::Matrix);
+        weight(b, kDownShexp, {f, d}, InitKind::Matrix);
       }
     } else {
       const uint64_t f = c.dense_ff;
-      weight(b, "ffn_gate", {d, f}, InitKind::Matrix);
-      weight(b, "ffn_up", {d, f}, InitKind::Matrix);
-      weight(b, "ffn_down", {f, d}, InitKind::Matrix);
+      weight(b, kFfnGate, {d, f}, InitKind::Matrix);
+      weight(b, kFfnUp, {d, f}, InitKind::Matrix);
+      weight(b, kFfnDown, {f, d}, InitKind::Matrix);
     }
   }
   return out;

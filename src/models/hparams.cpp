@@ -2,42 +2,35 @@
 
 #include <fmt/format.h>
 
+#include "gguf/tensor_names.h"
+
 namespace scout {
 
-namespace {
+void KeyReader::fail(const std::string& what) const { throw gguf::GgufError(fmt::format("{}: {}", f.path(), what)); }
 
-struct KeyReader {
-  const gguf::GgufFile& f;
-  std::string prefix;
+std::optional<uint64_t> KeyReader::uint_or_uniform_array(const std::string& key) const {
+  const gguf::Value* v = f.find(key);
+  if (!v || !v->is_array()) return f.get_uint(key);
+  if (v->array_size() == 0) fail(fmt::format("key {} is an empty array", key));
+  const int64_t first = v->int_at(0);
+  for (size_t i = 1; i < v->array_size(); ++i)
+    if (v->int_at(i) != first) fail(fmt::format("key {} differs between layers; per-layer shapes are not supported", key));
+  if (first < 0) fail(fmt::format("key {} is negative", key));
+  return static_cast<uint64_t>(first);
+}
 
-  [[noreturn]] void fail(const std::string& what) const { throw gguf::GgufError(fmt::format("{}: {}", f.path(), what)); }
+uint32_t KeyReader::required(const std::string& name) const {
+  auto v = uint_or_uniform_array(prefix + name);
+  if (!v) fail(fmt::format("missing key {}{}", prefix, name));
+  if (*v > UINT32_MAX) fail(fmt::format("key {}{} = {} is too large", prefix, name, *v));
+  return static_cast<uint32_t>(*v);
+}
 
-  // Some files store per-layer arrays for head counts and FFN widths; scout
-  // needs them uniform, so an array is accepted only when all entries agree.
-  std::optional<uint64_t> uint_or_uniform_array(const std::string& key) const {
-    const gguf::Value* v = f.find(key);
-    if (!v || !v->is_array()) return f.get_uint(key);
-    if (v->array_size() == 0) fail(fmt::format("key {} is an empty array", key));
-    const int64_t first = v->int_at(0);
-    for (size_t i = 1; i < v->array_size(); ++i)
-      if (v->int_at(i) != first) fail(fmt::format("key {} differs between layers; per-layer shapes are not supported", key));
-    if (first < 0) fail(fmt::format("key {} is negative", key));
-    return static_cast<uint64_t>(first);
-  }
-  uint32_t required(const std::string& name) const {
-    auto v = uint_or_uniform_array(prefix + name);
-    if (!v) fail(fmt::format("missing key {}{}", prefix, name));
-    if (*v > UINT32_MAX) fail(fmt::format("key {}{} = {} is too large", prefix, name, *v));
-    return static_cast<uint32_t>(*v);
-  }
-  uint32_t optional(const std::string& name, uint32_t fallback) const {
-    auto v = uint_or_uniform_array(prefix + name);
-    if (v && *v > UINT32_MAX) fail(fmt::format("key {}{} = {} is too large", prefix, name, *v));
-    return v ? static_cast<uint32_t>(*v) : fallback;
-  }
-};
-
-}  // namespace
+uint32_t KeyReader::optional(const std::string& name, uint32_t fallback) const {
+  auto v = uint_or_uniform_array(prefix + name);
+  if (v && *v > UINT32_MAX) fail(fmt::format("key {}{} = {} is too large", prefix, name, *v));
+  return v ? static_cast<uint32_t>(*v) : fallback;
+}
 
 bool Hparams::is_moe_layer(uint32_t il) const {
   return n_expert > 0 && moe_layer_step > 0 && (il + 1) % moe_layer_step == 0;
@@ -45,19 +38,16 @@ bool Hparams::is_moe_layer(uint32_t il) const {
 
 bool Hparams::uses_rope(uint32_t il) const { return nope_period == 0 || (il + 1) % nope_period != 0; }
 
-Hparams read_hparams(const gguf::GgufFile& file) {
+Hparams read_common_hparams(const gguf::GgufFile& file) {
   Hparams hp;
   hp.arch_name = file.architecture();
-  if (hp.arch_name == "llama4") hp.arch = Arch::Llama4;
-  else if (hp.arch_name == "llama") hp.arch = Arch::Llama;
-  else throw gguf::GgufError(fmt::format("{}: unsupported architecture '{}' (scout runs llama4 and llama)", file.path(), hp.arch_name));
-
   KeyReader k{file, hp.arch_name + "."};
   hp.n_layer = k.required("block_count");
   hp.d_model = k.required("embedding_length");
   hp.n_head = k.required("attention.head_count");
   hp.n_head_kv = k.optional("attention.head_count_kv", hp.n_head);
   hp.dense_ff = k.required("feed_forward_length");
+  hp.expert_ff = hp.dense_ff;
   hp.context_length = k.optional("context_length", 2048);
   if (hp.n_layer == 0 || hp.d_model == 0 || hp.n_head == 0 || hp.n_head_kv == 0)
     k.fail("block_count, embedding_length and the head counts must be non-zero");
@@ -72,26 +62,11 @@ Hparams read_hparams(const gguf::GgufFile& file) {
     k.fail(fmt::format("expert_used_count {} is not in 1..expert_count ({})", hp.n_expert_used, hp.n_expert));
   if (auto v = file.get_float(k.prefix + "rope.freq_base")) hp.rope_base = static_cast<float>(*v);
   if (auto v = file.get_float(k.prefix + "attention.layer_norm_rms_epsilon")) hp.norm_eps = static_cast<float>(*v);
-
-  if (hp.arch == Arch::Llama4) {
-    hp.expert_ff = k.optional("expert_feed_forward_length", hp.dense_ff);
-    hp.moe_layer_step = k.optional("interleave_moe_layer_step", 1);
-    if (hp.moe_layer_step == 0) k.fail("interleave_moe_layer_step must be non-zero");
-    hp.nope_period = k.optional("no_rope_layer_step", 4);
-    // sliding_window present and 0 means: no chunking and RoPE on every layer.
-    hp.chunk_size = k.optional("attention.sliding_window", 8192);
-    if (hp.chunk_size == 0) hp.nope_period = 0;
-    hp.shared_expert = hp.n_expert > 0;
-    hp.qk_norm = hp.n_expert != 128;
-  } else {
-    hp.expert_ff = hp.dense_ff;
-    hp.moe_layer_step = 1;
-  }
   hp.n_vocab = k.optional("vocab_size", 0);
   if (hp.n_vocab == 0) {
     if (const gguf::Value* tokens = file.find("tokenizer.ggml.tokens"); tokens && tokens->is_array())
       hp.n_vocab = static_cast<uint32_t>(tokens->array_size());
-    else if (const gguf::TensorInfo* embd = file.find_tensor("token_embd.weight"))
+    else if (const gguf::TensorInfo* embd = file.find_tensor(names::tensor_name(names::kTokenEmbd)))
       hp.n_vocab = static_cast<uint32_t>(embd->ne[1]);
   }
   return hp;

@@ -1,8 +1,11 @@
 // Hyper-parameters of a transformer file, read from GGUF metadata, plus the
 // per-layer kinds they imply (MoE or dense FFN, RoPE+chunked or NoPE+global).
+// The keys every architecture shares are read here (read_common_hparams);
+// each architecture's file reads its own on top (models/<arch>.cpp).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,11 +13,8 @@
 
 namespace scout {
 
-enum class Arch { Llama4, Llama };
-
 struct Hparams {
-  Arch arch = Arch::Llama4;
-  std::string arch_name;          // "llama4" or "llama"
+  std::string arch_name;          // general.architecture: "llama4", "llama"
   uint32_t n_layer = 0;
   uint32_t d_model = 0;
   uint32_t n_head = 0;
@@ -41,8 +41,22 @@ struct Hparams {
   bool is_chunked(uint32_t il) const { return chunk_size > 0 && uses_rope(il); }
 };
 
-// Reads and checks the hyper-parameters; throws gguf::GgufError
-// ("FILE: missing key llama4.block_count", "unsupported architecture X", ...).
-Hparams read_hparams(const gguf::GgufFile& file);
+// Reads "<arch>.<name>" keys of a file; every failure is a gguf::GgufError
+// naming the file and the key.
+struct KeyReader {
+  const gguf::GgufFile& f;
+  std::string prefix;  // "llama4."
+
+  [[noreturn]] void fail(const std::string& what) const;
+  // Some files store per-layer arrays for head counts and FFN widths; scout
+  // needs them uniform, so an array is accepted only when all entries agree.
+  std::optional<uint64_t> uint_or_uniform_array(const std::string& key) const;
+  uint32_t required(const std::string& name) const;
+  uint32_t optional(const std::string& name, uint32_t fallback) const;
+};
+
+// The keys every architecture has (layers, widths, heads, experts, RoPE base,
+// norm epsilon, vocabulary); architecture-specific fields keep their defaults.
+Hparams read_common_hparams(const gguf::GgufFile& file);
 
 }  // namespace scout

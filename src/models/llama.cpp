@@ -2,7 +2,6 @@
 // pairs: GGUF converters permute q/k so that is the right rotation), causal
 // attention, a dense SwiGLU FFN, or Mixtral's mixture of experts with a softmax
 // over the top-k router logits weighting the expert outputs.
-#include <algorithm>
 #include <cmath>
 
 #include "models/ffn.h"
@@ -12,82 +11,65 @@ namespace scout {
 
 namespace {
 
+using backend::Backend;
+
 class LlamaModel final : public Model {
  public:
-  LlamaModel(gguf::GgufFile file, Hparams hp) : Model(std::move(file), std::move(hp)) {}
+  LlamaModel(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {}
 
-  void forward(const ForwardBatch& batch, runtime::KvCache& kv, runtime::Backend& be, ForwardBuffers& buf,
-               float* logits) const override {
+  void forward(const ForwardPass& p) const override {
     const Hparams& hp = hp_;
-    const int64_t n = batch.n, d = hp.d_model;
-    const int H = static_cast<int>(hp.n_head), KV = static_cast<int>(hp.n_head_kv);
-    const int hd = static_cast<int>(hp.head_dim_k), hdv = static_cast<int>(hp.head_dim_v);
-    buf.reserve(hp, n);
+    Backend& be = *be_;
+    const ActivationRows a = p.act->rows(p.n_rows);
+    const int hd = static_cast<int>(hp.head_dim_k);
 
-    // Positions continue each row's own sequence; reserve their KV slots.
-    const std::vector<SegmentRows> segs = place_rows(batch, kv, buf);
-    rope_angles(buf.pos.data(), n, buf.rope_cs);
-
-    be.get_rows(w_.token_embd, batch.tokens, n, buf.x.data());
+    be.rope_table(p.positions, theta_.tensor(), a.rope);  // each row's rotations, from its position
+    be.embed(w_.token_embd, p.tokens, a.x);
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
       const LayerWeights& L = w_.layers[il];
 
       // --- attention ---
-      be.rmsnorm(buf.x.data(), L.attn_norm.data, buf.h.data(), n, d, hp.norm_eps);
-      be.matmul(L.wq, buf.h.data(), buf.q.data(), n);
-      be.matmul(L.wk, buf.h.data(), buf.k.data(), n);
-      be.matmul(L.wv, buf.h.data(), buf.v.data(), n);
-      be.rope(buf.q.data(), n, H, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
-      be.rope(buf.k.data(), n, KV, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
-      for (const SegmentRows& s : segs)
-        kv.store(il, s.seq, s.first_pos, s.n, buf.k.data() + s.row * KV * hd, buf.v.data() + s.row * KV * hdv);
-
-      runtime::AttentionParams ap;
-      ap.n_head = H;
-      ap.n_head_kv = KV;
-      ap.head_dim_k = hd;
-      ap.head_dim_v = hdv;
-      ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      for (const SegmentRows& s : segs)  // each sequence attends to its own cache
-        be.attention(buf.q.data() + s.row * H * hd, buf.pos.data() + s.row, s.n, kv.view(il, s.seq), ap,
-                     buf.attn.data() + s.row * H * hdv);
-      be.matmul(L.wo, buf.attn.data(), buf.y.data(), n);
-      be.add(buf.x.data(), buf.y.data(), n * d);
+      be.rmsnorm(a.x, L.attn_norm, a.h, hp.norm_eps);
+      be.matmul(L.wq, a.h, a.q);
+      be.matmul(L.wk, a.h, a.k);
+      be.matmul(L.wv, a.h, a.v);
+      be.rope(a.q, a.rope, hd);
+      be.rope(a.k, a.rope, hd);
+      be.kv_write(*p.kv, static_cast<int>(il), a.k, a.v);
+      be.attention(*p.kv, static_cast<int>(il), a.q, attention_params(il), a.attn);
+      be.matmul(L.wo, a.attn, a.y);
+      be.add(a.x, a.y);
 
       // --- feed-forward ---
-      be.rmsnorm(buf.x.data(), L.ffn_norm.data, buf.h.data(), n, d, hp.norm_eps);
+      be.rmsnorm(a.x, L.ffn_norm, a.h, hp.norm_eps);
       if (hp.is_moe_layer(il)) {
-        const int E = static_cast<int>(hp.n_expert), k = static_cast<int>(hp.n_expert_used);
-        be.matmul(L.router, buf.h.data(), buf.router.data(), n);
-        std::vector<ExpertRoute> routes(static_cast<size_t>(n * k));
-        for (int64_t t = 0; t < n; ++t) {
-          ExpertRoute* r = &routes[static_cast<size_t>(t * k)];
-          top_k_experts(buf.router.data() + t * E, E, k, r);
-          // softmax over the chosen logits (= softmax over all, renormalised over the top k)
-          const float top = r[0].weight;
-          float sum = 0.0f;
-          for (int j = 0; j < k; ++j) sum += (r[j].weight = std::exp(r[j].weight - top));
-          for (int j = 0; j < k; ++j) r[j].weight /= sum;
-        }
-        std::fill(buf.y.begin(), buf.y.begin() + n * d, 0.0f);
-        moe_ffn(be, L.gate_exps, L.up_exps, L.down_exps, E, routes, k, RouteWeighting::Output, buf.h.data(), n,
-                buf.y.data(), buf);
+        // The top k experts by router logit, their outputs weighted by a softmax over those logits.
+        be.matmul(L.router, a.h, a.router);
+        be.route(a.router, backend::Gating::SoftmaxTopK, a.experts, a.expert_weights);
+        p.observe_routes(be, il, a.experts);
+        be.fill_zero(a.y);
+        be.moe_ffn(L.experts, a.experts, a.expert_weights, backend::RouteWeighting::Output, a.h, a.y);
       } else {
-        swiglu_ffn(be, L.ffn_gate, L.ffn_up, L.ffn_down, buf.h.data(), n, buf.y.data(), buf);
+        swiglu_ffn(be, L.ffn, a.h, a.y, a);
       }
-      be.add(buf.x.data(), buf.y.data(), n * d);
+      be.add(a.x, a.y);
     }
 
-    // --- output head: each sequence's last row (every row with all_logits) ---
-    output_head(segs, batch.all_logits, be, buf, logits);
+    // --- output head: the rows the engine asked for ---
+    output_head(p, a);
   }
+
 };
 
 }  // namespace
 
-std::unique_ptr<Model> make_llama_model(gguf::GgufFile file, Hparams hp) {
-  return std::make_unique<LlamaModel>(std::move(file), std::move(hp));
+// Everything `llama` needs is in the shared keys: RoPE on every layer, MoE
+// (Mixtral) on every layer when the file has experts, of feed_forward_length.
+Hparams read_llama_hparams(const gguf::GgufFile& file) { return read_common_hparams(file); }
+
+std::unique_ptr<Model> load_llama(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) {
+  return std::make_unique<LlamaModel>(std::move(file), std::move(hp), opts);
 }
 
 }  // namespace scout

@@ -11,6 +11,8 @@ namespace scout {
 
 namespace {
 
+using backend::Backend;
+
 // Attention temperature tuning on NoPE layers (Llama 4): queries far into the
 // context are sharpened by 1 + 0.1 * log(floor((p + 1) / 8192) + 1).
 constexpr double kTempFloorScale = 8192.0;
@@ -18,88 +20,84 @@ constexpr double kTempScale = 0.1;
 
 class Llama4Model final : public Model {
  public:
-  Llama4Model(gguf::GgufFile file, Hparams hp) : Model(std::move(file), std::move(hp)) {}
+  Llama4Model(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {}
 
-  void forward(const ForwardBatch& batch, runtime::KvCache& kv, runtime::Backend& be, ForwardBuffers& buf,
-               float* logits) const override {
+  void forward(const ForwardPass& p) const override {
     const Hparams& hp = hp_;
-    const int64_t n = batch.n, d = hp.d_model;
-    const int H = static_cast<int>(hp.n_head), KV = static_cast<int>(hp.n_head_kv);
-    const int hd = static_cast<int>(hp.head_dim_k), hdv = static_cast<int>(hp.head_dim_v);
-    buf.reserve(hp, n);
+    Backend& be = *be_;
+    const ActivationRows a = p.act->rows(p.n_rows);
+    const int hd = static_cast<int>(hp.head_dim_k);
 
-    // Positions continue each row's own sequence; reserve their KV slots.
-    const std::vector<SegmentRows> segs = place_rows(batch, kv, buf);
-    rope_angles(buf.pos.data(), n, buf.rope_cs);
-    for (int64_t t = 0; t < n; ++t)
-      buf.factor[t] = static_cast<float>(1.0 + kTempScale * std::log(std::floor((buf.pos[t] + 1.0) / kTempFloorScale) + 1.0));
+    // Per row: the RoPE rotations and the NoPE layers' temperature, from its position.
+    be.rope_table(p.positions, theta_.tensor(), a.rope);
+    be.attn_temperature(p.positions, kTempFloorScale, kTempScale, a.temp);
 
-    be.get_rows(w_.token_embd, batch.tokens, n, buf.x.data());
+    be.embed(w_.token_embd, p.tokens, a.x);
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
       const LayerWeights& L = w_.layers[il];
 
       // --- attention ---
-      be.rmsnorm(buf.x.data(), L.attn_norm.data, buf.h.data(), n, d, hp.norm_eps);
-      be.matmul(L.wq, buf.h.data(), buf.q.data(), n);
-      be.matmul(L.wk, buf.h.data(), buf.k.data(), n);
-      be.matmul(L.wv, buf.h.data(), buf.v.data(), n);
+      be.rmsnorm(a.x, L.attn_norm, a.h, hp.norm_eps);
+      be.matmul(L.wq, a.h, a.q);
+      be.matmul(L.wk, a.h, a.k);
+      be.matmul(L.wv, a.h, a.v);
       if (hp.uses_rope(il)) {
-        be.rope(buf.q.data(), n, H, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
-        be.rope(buf.k.data(), n, KV, hd, static_cast<int>(hp.rope_dim), buf.rope_cs.data());
+        be.rope(a.q, a.rope, hd);
+        be.rope(a.k, a.rope, hd);
         if (hp.qk_norm) {  // per head, no weight
-          be.rmsnorm(buf.q.data(), nullptr, buf.q.data(), n * H, hd, hp.norm_eps);
-          be.rmsnorm(buf.k.data(), nullptr, buf.k.data(), n * KV, hd, hp.norm_eps);
+          be.rmsnorm(a.q.view_as(hd), {}, a.q.view_as(hd), hp.norm_eps);
+          be.rmsnorm(a.k.view_as(hd), {}, a.k.view_as(hd), hp.norm_eps);
         }
       } else {
-        be.scale_rows(buf.q.data(), buf.factor.data(), n, int64_t{H} * hd);
+        be.scale_rows(a.q, a.temp);
       }
-      for (const SegmentRows& s : segs)
-        kv.store(il, s.seq, s.first_pos, s.n, buf.k.data() + s.row * KV * hd, buf.v.data() + s.row * KV * hdv);
-
-      runtime::AttentionParams ap;
-      ap.n_head = H;
-      ap.n_head_kv = KV;
-      ap.head_dim_k = hd;
-      ap.head_dim_v = hdv;
-      ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-      ap.chunk_size = hp.is_chunked(il) ? hp.chunk_size : 0;
-      for (const SegmentRows& s : segs)  // each sequence attends to its own cache
-        be.attention(buf.q.data() + s.row * H * hd, buf.pos.data() + s.row, s.n, kv.view(il, s.seq), ap,
-                     buf.attn.data() + s.row * H * hdv);
-      be.matmul(L.wo, buf.attn.data(), buf.y.data(), n);
-      be.add(buf.x.data(), buf.y.data(), n * d);
+      be.kv_write(*p.kv, static_cast<int>(il), a.k, a.v);
+      be.attention(*p.kv, static_cast<int>(il), a.q, attention_params(il), a.attn);
+      be.matmul(L.wo, a.attn, a.y);
+      be.add(a.x, a.y);
 
       // --- feed-forward ---
-      be.rmsnorm(buf.x.data(), L.ffn_norm.data, buf.h.data(), n, d, hp.norm_eps);
+      be.rmsnorm(a.x, L.ffn_norm, a.h, hp.norm_eps);
       if (hp.is_moe_layer(il)) {
-        // Shared expert on every token, then the routed experts added on top.
-        swiglu_ffn(be, L.gate_shexp, L.up_shexp, L.down_shexp, buf.h.data(), n, buf.y.data(), buf);
-        const int E = static_cast<int>(hp.n_expert), k = static_cast<int>(hp.n_expert_used);
-        be.matmul(L.router, buf.h.data(), buf.router.data(), n);
-        std::vector<ExpertRoute> routes(static_cast<size_t>(n * k));
-        for (int64_t t = 0; t < n; ++t) {
-          ExpertRoute* r = &routes[static_cast<size_t>(t * k)];
-          top_k_experts(buf.router.data() + t * E, E, k, r);     // chosen by raw logit
-          for (int j = 0; j < k; ++j) r[j].weight = 1.0f / (1.0f + std::exp(-r[j].weight));  // sigmoid
-        }
-        moe_ffn(be, L.gate_exps, L.up_exps, L.down_exps, E, routes, k, RouteWeighting::Input, buf.h.data(), n,
-                buf.y.data(), buf);
+        // Shared expert on every token, then the routed experts added on top:
+        // the top k by raw router logit, each weighted by sigmoid(logit) on its input.
+        swiglu_ffn(be, L.shared, a.h, a.y, a);
+        be.matmul(L.router, a.h, a.router);
+        be.route(a.router, backend::Gating::Sigmoid, a.experts, a.expert_weights);
+        p.observe_routes(be, il, a.experts);
+        be.moe_ffn(L.experts, a.experts, a.expert_weights, backend::RouteWeighting::Input, a.h, a.y);
       } else {
-        swiglu_ffn(be, L.ffn_gate, L.ffn_up, L.ffn_down, buf.h.data(), n, buf.y.data(), buf);
+        swiglu_ffn(be, L.ffn, a.h, a.y, a);
       }
-      be.add(buf.x.data(), buf.y.data(), n * d);
+      be.add(a.x, a.y);
     }
 
-    // --- output head: each sequence's last row (every row with all_logits) ---
-    output_head(segs, batch.all_logits, be, buf, logits);
+    // --- output head: the rows the engine asked for ---
+    output_head(p, a);
   }
+
 };
 
 }  // namespace
 
-std::unique_ptr<Model> make_llama4_model(gguf::GgufFile file, Hparams hp) {
-  return std::make_unique<Llama4Model>(std::move(file), std::move(hp));
+Hparams read_llama4_hparams(const gguf::GgufFile& file) {
+  Hparams hp = read_common_hparams(file);
+  const KeyReader k{file, hp.arch_name + "."};
+  hp.expert_ff = k.optional("expert_feed_forward_length", hp.dense_ff);
+  hp.moe_layer_step = k.optional("interleave_moe_layer_step", 1);
+  if (hp.moe_layer_step == 0) k.fail("interleave_moe_layer_step must be non-zero");
+  hp.nope_period = k.optional("no_rope_layer_step", 4);
+  // sliding_window present and 0 means: no chunking and RoPE on every layer.
+  hp.chunk_size = k.optional("attention.sliding_window", 8192);
+  if (hp.chunk_size == 0) hp.nope_period = 0;
+  hp.shared_expert = hp.n_expert > 0;
+  hp.qk_norm = hp.n_expert != 128;
+  return hp;
+}
+
+std::unique_ptr<Model> load_llama4(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) {
+  return std::make_unique<Llama4Model>(std::move(file), std::move(hp), opts);
 }
 
 }  // namespace scout

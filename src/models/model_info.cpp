@@ -6,9 +6,13 @@
 #include <map>
 #include <string_view>
 
+#include "backend/kv_layout.h"
 #include "gguf/reader.h"
-#include "models/hparams.h"
+#include "gguf/tensor_names.h"
+#include "models/model.h"
+#include "models/registry.h"
 #include "tensor/file_type.h"
+#include "tokenizer/tokenizer.h"
 
 namespace scout {
 
@@ -29,17 +33,17 @@ const char* param_group_name(ParamGroup g) {
 
 namespace {
 
-bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
-
 ParamGroup classify(std::string_view name) {
-  if (name == "token_embd.weight") return ParamGroup::Embedding;
-  if (name == "output.weight") return ParamGroup::OutputHead;
-  if (contains(name, "_norm") || name == "rope_freqs.weight") return ParamGroup::Norms;
-  if (contains(name, ".attn_")) return ParamGroup::Attention;
-  if (contains(name, ".ffn_gate_inp")) return ParamGroup::Router;
-  if (contains(name, "_exps.")) return ParamGroup::RoutedExperts;
-  if (contains(name, "_shexp.")) return ParamGroup::SharedExpert;
-  if (contains(name, ".ffn_")) return ParamGroup::DenseFfn;
+  using namespace names;
+  const std::string_view role = role_of(name);
+  if (role == kTokenEmbd) return ParamGroup::Embedding;
+  if (role == kOutput) return ParamGroup::OutputHead;
+  if (role.ends_with("_norm") || role == kRopeFreqs) return ParamGroup::Norms;
+  if (role.starts_with("attn_")) return ParamGroup::Attention;
+  if (role == kRouter) return ParamGroup::Router;
+  if (role == kGateExps || role == kUpExps || role == kDownExps) return ParamGroup::RoutedExperts;
+  if (role == kGateShexp || role == kUpShexp || role == kDownShexp) return ParamGroup::SharedExpert;
+  if (role.starts_with("ffn_")) return ParamGroup::DenseFfn;
   return ParamGroup::Other;
 }
 
@@ -116,7 +120,7 @@ void read_tokenizer(ModelInfo& info, const gguf::GgufFile& file) {
   if (auto eos = file.get_uint("tokenizer.ggml.eos_token_id")) info.eos_id = static_cast<int64_t>(*eos);
   info.bos_text = token_text(info.bos_id);
   info.eos_text = token_text(info.eos_id);
-  info.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(info.tok_model == "llama" || info.tok_pre == "llama4");
+  info.add_bos = tokenizer::file_adds_bos(file);  // the tokenizer's own rule
   info.has_chat_template = file.find("tokenizer.chat_template") != nullptr;
 }
 
@@ -155,8 +159,9 @@ ModelInfo inspect_model(const std::string& path) {
   info.norm_eps = hp.norm_eps;
   info.shared_expert = hp.shared_expert;
   info.qk_norm = hp.qk_norm;
-  info.tied_output = file.find_tensor("output.weight") == nullptr;
-  info.rope_freqs = file.find_tensor("rope_freqs.weight") != nullptr;
+  info.tied_output = file.find_tensor(names::tensor_name(names::kOutput)) == nullptr;
+  info.rope_freqs = file.find_tensor(names::tensor_name(names::kRopeFreqs)) != nullptr;
+  info.activation_bytes_per_row = Activations::bytes_per_row(hp);
   for (uint32_t il = 0; il < hp.n_layer; ++il)
     info.layers.push_back({hp.is_moe_layer(il), hp.uses_rope(il), hp.is_chunked(il)});
 
@@ -165,14 +170,24 @@ ModelInfo inspect_model(const std::string& path) {
   return info;
 }
 
-MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type, uint32_t batch) {
+namespace {
+
+// The CUDA context, kernel workspaces and recorded decode steps: kept free on
+// the GPU beyond what the plan counts.
+constexpr uint64_t kGpuReserveBytes = uint64_t{768} << 20;
+
+}  // namespace
+
+MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type, uint32_t batch,
+                       const GpuPlacement& gpu) {
+  const auto type = backend::parse_kv_type(kv_type);
+  if (!type) throw std::invalid_argument(fmt::format("unknown KV cache type '{}'", kv_type));
   MemoryPlan plan;
   plan.ctx = ctx;
   plan.kv_type = kv_type;
   plan.batch = batch;
   plan.weight_bytes = info.total_bytes;
-  const uint64_t elt = kv_type == "f32" ? 4 : kv_type == "q8_0" ? 1 : 2;
-  const uint64_t per_position = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v) * elt;
+  const uint64_t per_position = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v) * backend::kv_type_size(*type);
   auto paged = [&](uint64_t positions) { return (positions + plan.kv_block - 1) / plan.kv_block * plan.kv_block; };
   for (const LayerKind& layer : info.layers) {
     if (layer.chunked) {
@@ -185,17 +200,51 @@ MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& k
   }
   plan.kv_bytes = plan.kv_bytes_chunked + plan.kv_bytes_global;
 
-  // f32 activations of one batch: residual, normed input, q/k/v, attention
-  // output, the FFN's gate and up products, router logits; plus one row of
-  // logits and a batch x chunk tile of attention scores per head.
-  const uint64_t b = std::min<uint64_t>(batch, ctx);
-  const uint64_t ff = std::max({info.dense_ff, info.expert_ff, 1u});
-  const uint64_t q = uint64_t{info.n_head} * info.head_dim_k;
-  const uint64_t kv = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v);
-  const uint64_t per_token = 3ull * info.d_model + q + kv + uint64_t{info.n_head} * info.head_dim_v + 2 * ff + info.n_expert;
-  const uint64_t scores = uint64_t{info.n_head} * b * std::min<uint64_t>(ctx, 256);
-  plan.scratch_bytes = 4 * (b * per_token + info.n_vocab + scores);
+  // The engine's activation buffers for one batch (models/model.cpp's table)
+  // and one row of f32 logits.
+  const uint64_t b = std::min<uint64_t>(batch, std::max<uint64_t>(ctx, 1));
+  plan.scratch_bytes = b * info.activation_bytes_per_row + uint64_t{4} * info.n_vocab;
+
+  plan.gpu = gpu;
+  if (gpu.enabled) {
+    Placement p;
+    p.n_gpu_layers = gpu.n_gpu_layers;
+    p.cpu_moe = gpu.cpu_moe;
+    for (const TensorSummary& t : info.tensors) (p.keeps_on_host(t.name) ? plan.host_weight_bytes : plan.gpu_weight_bytes) += t.bytes;
+    plan.gpu_layers = gpu.n_gpu_layers < 0 ? info.n_layer : std::min<uint32_t>(info.n_layer, gpu.n_gpu_layers);
+    plan.gpu_reserve_bytes = kGpuReserveBytes;
+  }
   return plan;
+}
+
+std::string gpu_plan_problem(const ModelInfo& info, const MemoryPlan& plan) {
+  const GpuPlacement& g = plan.gpu;
+  auto gib = [](uint64_t b) { return fmt::format("{:.2f} GiB", static_cast<double>(b) / 1073741824.0); };
+  std::string msg = fmt::format(
+      "the model does not fit the GPU{}: it needs {} (weights {}, KV cache {} at ctx {}, activations {}, reserve {}) "
+      "and {} is free",
+      g.gpu_name.empty() ? "" : " (" + g.gpu_name + ")", gib(plan.gpu_total_bytes()), gib(plan.gpu_weight_bytes),
+      gib(plan.kv_bytes), plan.ctx, gib(plan.scratch_bytes), gib(plan.gpu_reserve_bytes), gib(g.gpu_free_bytes));
+  // What would fit: the routed experts on the CPU first, then fewer GPU layers.
+  auto fits = [&](int ngl, bool cpu_moe) {
+    GpuPlacement t = g;
+    t.n_gpu_layers = ngl;
+    t.cpu_moe = cpu_moe;
+    return plan_memory(info, plan.ctx, plan.kv_type, plan.batch, t).fits_gpu();
+  };
+  std::vector<std::string> ways;
+  if (info.n_expert > 0 && !g.cpu_moe && fits(g.n_gpu_layers, true)) ways.push_back("--cpu-moe");
+  for (const bool cpu_moe : {g.cpu_moe, true}) {
+    if (cpu_moe && (info.n_expert == 0 || g.cpu_moe || !ways.empty())) continue;
+    int best = -1;
+    const int top = g.n_gpu_layers < 0 ? static_cast<int>(info.n_layer) : g.n_gpu_layers;
+    for (int ngl = top - 1; ngl >= 0 && best < 0; --ngl)
+      if (fits(ngl, cpu_moe)) best = ngl;
+    if (best >= 0) ways.push_back(fmt::format("{}-ngl {}", cpu_moe && !g.cpu_moe ? "--cpu-moe " : "", best));
+  }
+  msg += ways.empty() ? "; even with every layer in host memory it does not fit: use --device cpu, a smaller -c or --kv-type f16"
+                      : fmt::format("; try {}", fmt::join(ways, " or "));
+  return msg;
 }
 
 }  // namespace scout

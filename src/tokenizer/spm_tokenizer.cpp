@@ -123,7 +123,7 @@ std::unique_ptr<SpmTokenizer> SpmTokenizer::from_gguf(const gguf::GgufFile& file
   };
   v.bos_id = id_key("tokenizer.ggml.bos_token_id", 1);
   v.eos_id = id_key("tokenizer.ggml.eos_token_id", 2);
-  v.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
+  v.add_bos = file_adds_bos(file);
   try {
     return std::make_unique<SpmTokenizer>(std::move(v));
   } catch (const std::runtime_error& e) {

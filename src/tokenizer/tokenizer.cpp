@@ -6,8 +6,15 @@
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/vocab.h"
 
 namespace scout::tokenizer {
+
+bool file_adds_bos(const gguf::GgufFile& file) {
+  if (const auto add = file.get_bool("tokenizer.ggml.add_bos_token")) return *add;
+  if (file.get_string("tokenizer.ggml.model").value_or("") == "llama") return true;  // SentencePiece
+  return bpe_default_add_bos(file.get_string("tokenizer.ggml.pre").value_or(""));
+}
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GgufFile& file) {
   const std::string model = file.get_string("tokenizer.ggml.model").value_or("");

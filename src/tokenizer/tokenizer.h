@@ -40,6 +40,11 @@ class Tokenizer {
   std::string decode(std::span<const int32_t> ids, bool render_specials = true) const;
 };
 
+// Whether the file's tokenizer prepends BOS to a prompt: tokenizer.ggml.add_bos_token
+// when present, else the tokenizer's default (SentencePiece: yes; BPE: Llama 3 and 4 pre-tokenizers).
+// What Tokenizer::add_bos() says, without loading the vocabulary.
+bool file_adds_bos(const gguf::GgufFile& file);
+
 // Turns a stream of token ids into text that is always whole UTF-8 characters:
 // bytes of a character split across tokens are held back until it completes.
 // Bytes that can never start or continue a character are passed on as they are.

@@ -36,9 +36,6 @@ TokenId optional_id(const gguf::GgufFile& f, std::string_view key) {
   return static_cast<TokenId>(id);
 }
 
-// Llama 3 and 4 prepend <|begin_of_text|> unless the file says otherwise.
-bool default_add_bos(std::string_view pre) { return pre == "llama4" || pre == "llama-bpe" || pre == "llama3"; }
-
 size_t table_size(size_t n) {  // a power of two, at most half full
   size_t size = 16;
   while (size < 2 * n) size *= 2;
@@ -216,7 +213,7 @@ Vocab Vocab::from_source(VocabSource src) {
   v.eom_ = v.find_text("<|eom|>");
   v.bos_ = src.bos_id != kNoToken ? check_id(src.bos_id, "bos") : v.find_text("<|begin_of_text|>");
   v.eos_ = src.eos_id != kNoToken ? check_id(src.eos_id, "eos") : v.end_of_text_;
-  v.add_bos_ = src.add_bos >= 0 ? src.add_bos == 1 : default_add_bos(src.pre);
+  v.add_bos_ = src.add_bos >= 0 ? src.add_bos == 1 : bpe_default_add_bos(src.pre);
   if (v.add_bos_ && v.bos_ == kNoToken) bad_vocab("add_bos_token is set but there is no bos token");
   return v;
 }
@@ -237,5 +234,7 @@ TokenId Vocab::find_text(std::string_view text) const {
 bool Vocab::is_end_of_generation(TokenId id) const {
   return id != kNoToken && (id == eos_ || id == eot_ || id == eom_ || id == end_of_text_);
 }
+
+bool bpe_default_add_bos(std::string_view pre) { return pre == "llama4" || pre == "llama-bpe" || pre == "llama3"; }
 
 }  // namespace scout::tokenizer

@@ -25,6 +25,9 @@ enum class TokenType : int32_t {
 
 // What a vocabulary is built from: GGUF arrays, or any other source (tests,
 // the tiktoken importer).
+// Llama 3 and 4 prepend <|begin_of_text|> unless the file says otherwise.
+bool bpe_default_add_bos(std::string_view pre);
+
 struct VocabSource {
   std::string model = "gpt2";   // tokenizer.ggml.model
   std::string pre = "gpt2";     // tokenizer.ggml.pre

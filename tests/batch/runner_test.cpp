@@ -30,7 +30,7 @@ std::vector<Job> make_jobs() {
 }
 
 std::vector<json> run_all(const Model& model, const std::vector<Job>& jobs, uint32_t n_parallel) {
-  runtime::SessionOptions so;
+  engine::SessionOptions so;
   so.n_ctx = 128;
   so.n_threads = 1;
   RunDefaults d;
@@ -75,7 +75,7 @@ TEST(BatchRunner, ParallelJobsGetTheTextTheyGetAlone) {
 
 TEST(BatchRunner, OneJobOnItsOwn) {
   const auto model = Model::load(test::default_model_path());
-  runtime::SessionOptions so;
+  engine::SessionOptions so;
   so.n_ctx = 64;
   so.n_threads = 1;
   Runner runner(*model, so, RunDefaults{}, 3);

@@ -10,8 +10,8 @@
 #include "chat/chat_session.h"
 #include "chat/turn_end_tokenizer.h"
 #include "models/model.h"
-#include "runtime/generate.h"
-#include "runtime/session.h"
+#include "engine/generate.h"
+#include "engine/session.h"
 #include "test_util.h"
 
 namespace scout::chat {
@@ -24,13 +24,13 @@ class ChatSessionTest : public ::testing::Test {
     tmpl_ = std::make_unique<ChatTemplate>(ChatTemplate::for_model(model_->file()));
     tok_ = stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model_->file()), *tmpl_);
   }
-  runtime::SessionOptions ctx(uint64_t n) {
-    runtime::SessionOptions so;
+  engine::SessionOptions ctx(uint64_t n) {
+    engine::SessionOptions so;
     so.n_ctx = n;
     return so;
   }
-  static runtime::GenerateOptions greedy(int64_t n) {
-    runtime::GenerateOptions go;
+  static engine::GenerateOptions greedy(int64_t n) {
+    engine::GenerateOptions go;
     go.max_tokens = n;
     go.sampler.temperature = 0;
     return go;
@@ -44,7 +44,7 @@ class ChatSessionTest : public ::testing::Test {
 
 TEST_F(ChatSessionTest, ExtendingTurnEvaluatesOnlyItsNewTokens) {
   ASSERT_EQ(tmpl_->kind(), TemplateKind::Llama4);
-  runtime::Session session(*model_, ctx(1024));
+  engine::Session session(*model_, ctx(1024));
   ChatSession chat(session, *tok_, *tmpl_);
   Conversation conv{"Be brief.", {{"user", "Hello there"}}};
   const std::string first_prompt = tmpl_->render(conv.for_template());
@@ -58,7 +58,7 @@ TEST_F(ChatSessionTest, ExtendingTurnEvaluatesOnlyItsNewTokens) {
   EXPECT_EQ(held, session.n_past());
 
   conv.messages.push_back({"user", "Second message"});
-  const runtime::GenerateResult r2 = chat.respond(conv, greedy(8));
+  const engine::GenerateResult r2 = chat.respond(conv, greedy(8));
   const TurnStats& s = chat.last_turn();
   EXPECT_FALSE(s.full_prompt);
   EXPECT_EQ(s.reused, held);
@@ -70,20 +70,20 @@ TEST_F(ChatSessionTest, ExtendingTurnEvaluatesOnlyItsNewTokens) {
   // Reusing the cache is the same as evaluating the whole sequence at once.
   const std::vector<int32_t> whole(chat.held_tokens().begin(),
                                    chat.held_tokens().begin() + static_cast<std::ptrdiff_t>(s.reused + s.evaluated));
-  runtime::Session fresh(*model_, ctx(1024));
-  const runtime::GenerateResult again = runtime::generate(fresh, *tok_, whole, greedy(8));
+  engine::Session fresh(*model_, ctx(1024));
+  const engine::GenerateResult again = engine::generate(fresh, *tok_, whole, greedy(8));
   EXPECT_EQ(again.ids, r2.ids);
 }
 
 TEST_F(ChatSessionTest, CancelledReplyKeepsTheSessionUsable) {
-  runtime::Session session(*model_, ctx(1024));
+  engine::Session session(*model_, ctx(1024));
   ChatSession chat(session, *tok_, *tmpl_);
   Conversation conv{"", {{"user", "Tell me a long story"}}};
-  runtime::GenerateOptions go = greedy(1000);
+  engine::GenerateOptions go = greedy(1000);
   int asked = 0;
   go.should_stop = [&] { return ++asked > 3; };
-  const runtime::GenerateResult r = chat.respond(conv, go);
-  EXPECT_EQ(r.stop_reason, runtime::StopReason::Cancelled);
+  const engine::GenerateResult r = chat.respond(conv, go);
+  EXPECT_EQ(r.stop_reason, engine::StopReason::Cancelled);
   EXPECT_EQ(r.ids.size(), 3u);
   EXPECT_EQ(chat.held_tokens().size(), session.n_past());  // every sampled token was evaluated
   conv.messages.push_back({"user", "Go on"});
@@ -94,7 +94,7 @@ TEST_F(ChatSessionTest, CancelledReplyKeepsTheSessionUsable) {
 }
 
 TEST_F(ChatSessionTest, EditedHistoryOrResetEvaluatesEverything) {
-  runtime::Session session(*model_, ctx(1024));
+  engine::Session session(*model_, ctx(1024));
   ChatSession chat(session, *tok_, *tmpl_);
   Conversation conv{"", {{"user", "One"}}};
   chat.respond(conv, greedy(4));
@@ -112,7 +112,7 @@ TEST_F(ChatSessionTest, EditedHistoryOrResetEvaluatesEverything) {
 }
 
 TEST_F(ChatSessionTest, FullContextDropsTheOldestTurnsAndKeepsTheSystemPrompt) {
-  runtime::Session session(*model_, ctx(160));
+  engine::Session session(*model_, ctx(160));
   ChatSession chat(session, *tok_, *tmpl_);
   Conversation conv{"Be brief.", {}};
   size_t dropped = 0;

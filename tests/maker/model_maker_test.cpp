@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gguf/reader.h"
-#include "models/hparams.h"
+#include "models/registry.h"
 #include "tensor/dequant.h"
 #include "test_util.h"
 
@@ -105,7 +105,7 @@ TEST_F(MakerTest, Llama4MoeLayout) {
   EXPECT_EQ(f.find("llama4.attention.sliding_window"), nullptr);
 
   const Hparams hp = read_hparams(f);
-  EXPECT_EQ(hp.arch, Arch::Llama4);
+  EXPECT_EQ(hp.arch_name, "llama4");
   EXPECT_EQ(hp.n_layer, 2u);
   EXPECT_EQ(hp.head_dim_k, 16u);
   EXPECT_EQ(hp.n_expert, 4u);
@@ -153,7 +153,7 @@ TEST_F(MakerTest, LlamaDense) {
   EXPECT_EQ(f.find("llama.interleave_moe_layer_step"), nullptr);
   EXPECT_EQ(shapes(f).at("blk.0.ffn_down.weight"), (Shape{96, 64}));
   const Hparams hp = read_hparams(f);
-  EXPECT_EQ(hp.arch, Arch::Llama);
+  EXPECT_EQ(hp.arch_name, "llama");
   EXPECT_EQ(hp.n_head_kv, 2u);
   EXPECT_EQ(hp.dense_ff, 96u);
 }

@@ -15,7 +15,7 @@
 #include "maker/model_maker.h"
 #include "models/model.h"
 #include "reference/reference_llama4.h"
-#include "runtime/session.h"
+#include "engine/session.h"
 #include "test_util.h"
 
 namespace scout {
@@ -102,29 +102,29 @@ TEST_P(ForwardVsReference, AllPositionsMatch) {
   t0 = std::chrono::steady_clock::now();
 
   // Prompt in batches of 5 (split further at chunk boundaries), all logits.
-  runtime::SessionOptions opts;
-  opts.kv_type = runtime::KvType::F32;
+  engine::SessionOptions opts;
+  opts.kv_type = backend::KvType::F32;
   opts.n_batch = 5;
   opts.quantize_activations = false;  // the reference's math exactly
-  runtime::Session batched(*model, opts);
+  engine::Session batched(*model, opts);
   const double err_batched = max_diff(batched.eval(tokens, true), want, 0, V);
 
   // Decoding: 30 prompt tokens in one batch, then one token at a time.
   opts.n_batch = 512;
-  runtime::Session decode(*model, opts);
+  engine::Session decode(*model, opts);
   double err_decode = max_diff(decode.eval(std::span(tokens).first(30)), want, 29, V);
   for (size_t t = 30; t < tokens.size(); ++t)
     err_decode = std::max(err_decode, max_diff(decode.eval(std::span(tokens).subspan(t, 1)), want, t, V));
 
   // The default f16 cache: same math, values rounded to half precision.
-  runtime::SessionOptions half_opts;
+  engine::SessionOptions half_opts;
   half_opts.quantize_activations = false;
-  runtime::Session half(*model, half_opts);
+  engine::Session half(*model, half_opts);
   const double err_half = max_diff(half.eval(tokens, true), want, 0, V);
 
   // The default fast path: 8-bit activations in integer dot products. Close
   // to the reference, not equal (a rounded router input can pick another expert).
-  runtime::Session q8(*model, runtime::SessionOptions{});
+  engine::Session q8(*model, engine::SessionOptions{});
   const Agreement q8a = agreement(q8.eval(tokens, true), want, V, 0.05);
 
   const double ours_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -183,9 +183,9 @@ TEST_P(BatchIndependence, Batch1Vs7Vs512) {
   const std::vector<int32_t> tokens = test::random_tokens(60, model->hparams().n_vocab, 5);
   std::vector<std::vector<float>> out;
   for (uint32_t b : {1u, 7u, 512u}) {
-    runtime::SessionOptions opts;
+    engine::SessionOptions opts;
     opts.n_batch = b;
-    runtime::Session s(*model, opts);
+    engine::Session s(*model, opts);
     out.push_back(s.eval(tokens, true));
   }
   const size_t V = model->hparams().n_vocab;

@@ -15,8 +15,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backend/device.h"
 #include "models/model.h"
-#include "runtime/session.h"
+#include "engine/session.h"
 #include "sampling/sampler.h"
 #include "test_util.h"
 
@@ -48,7 +49,7 @@ struct OracleResult {
   double prompt_tok_s = 0, gen_tok_s = 0;
 };
 
-OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type, runtime::Device device = runtime::Device::Cpu) {
+OracleResult run_oracle(const OracleCase& c, backend::KvType kv_type, backend::Device device = backend::Device::Cpu) {
   const std::string dir = test::shared_dir() + "/testdata/llama4-tiny/";
   std::ifstream in(dir + "expected/" + c.quant + "-" + c.prompt + ".json");
   const json ex = json::parse(in);
@@ -58,12 +59,13 @@ OracleResult run_oracle(const OracleCase& c, runtime::KvType kv_type, runtime::D
   const json& top10 = ex["exact_top10"];
   const json& llama_top10 = ex["top10"];
 
-  const auto model = Model::load(dir + "llama4-tiny-" + c.quant + ".gguf");
-  runtime::SessionOptions opts;
+  LoadOptions lo;
+  lo.backend = backend::shared_backend(device);
+  const auto model = Model::load(dir + "llama4-tiny-" + c.quant + ".gguf", lo);
+  engine::SessionOptions opts;
   opts.kv_type = kv_type;
   opts.quantize_activations = !c.exact;
-  opts.device = device;
-  runtime::Session session(*model, opts);
+  engine::Session session(*model, opts);
 
   OracleResult r;
   using clock = std::chrono::steady_clock;
@@ -111,7 +113,7 @@ class Llama4Oracle : public ::testing::TestWithParam<OracleCase> {
 };
 
 TEST_P(Llama4Oracle, TeacherForcedMatchesExactReference) {
-  const OracleResult r = run_oracle(GetParam(), runtime::KvType::F16);
+  const OracleResult r = run_oracle(GetParam(), backend::KvType::F16);
   std::printf(
       "[oracle] %s-%s%s: max |logit err| %.5f (vs llama.cpp's %.3f), argmax = llama.cpp %d/%d, = exact top-1 %d/%d, prompt %.0f tok/s, "
       "gen %.0f tok/s\n",
@@ -144,7 +146,7 @@ TEST_P(Llama4OracleQ8Activations, ArgmaxAgreesWithLlamaCppOverAllPrompts) {
   if (!test::have_shared()) GTEST_SKIP() << "shared test data not found";
   int agree = 0, checked = 0;
   for (const char* p : {"basic", "chat", "mixed", "unicode", "long12k"}) {
-    const OracleResult r = run_oracle({GetParam(), p, false}, runtime::KvType::F16);
+    const OracleResult r = run_oracle({GetParam(), p, false}, backend::KvType::F16);
     std::printf("[oracle] %s-%s (8-bit activations): max |logit err| %.3f vs exact, %.3f vs llama.cpp; argmax = "
                 "llama.cpp %d/%d\n",
                 GetParam().c_str(), p, r.max_err, r.max_err_llama, r.argmax_agree, r.argmax_checked);
@@ -162,7 +164,7 @@ INSTANTIATE_TEST_SUITE_P(Quantized, Llama4OracleQ8Activations, ::testing::Values
 TEST(Llama4OracleKvF32, BasicAndChatF16File) {
   if (!test::have_shared()) GTEST_SKIP() << "shared test data not found";
   for (const char* p : {"basic", "chat"}) {
-    const OracleResult r = run_oracle({"f16", p}, runtime::KvType::F32);
+    const OracleResult r = run_oracle({"f16", p}, backend::KvType::F32);
     std::printf("[oracle kv f32] f16-%s: max |logit err| %.5f\n", p, r.max_err);
   }
 }
@@ -175,12 +177,12 @@ class Llama4OracleCuda : public ::testing::TestWithParam<OracleCase> {
   void SetUp() override {
     if (!test::have_shared()) GTEST_SKIP() << "shared test data not found";
     std::string why;
-    if (runtime::cuda_device_count(&why) == 0) GTEST_SKIP() << why;
+    if (backend::cuda_device_count(&why) == 0) GTEST_SKIP() << why;
   }
 };
 
 TEST_P(Llama4OracleCuda, TeacherForcedMatchesExactReference) {
-  const OracleResult r = run_oracle(GetParam(), runtime::KvType::F16, runtime::Device::Cuda);
+  const OracleResult r = run_oracle(GetParam(), backend::KvType::F16, backend::Device::Cuda);
   std::printf("[oracle cuda] %s-%s%s: max |logit err| %.5f, argmax = llama.cpp %d/%d, = exact top-1 %d/%d\n",
               GetParam().quant.c_str(), GetParam().prompt.c_str(), GetParam().exact ? "" : " (tf32 prompts)", r.max_err,
               r.argmax_agree, r.argmax_checked, r.exact_agree, r.exact_checked);

@@ -74,7 +74,7 @@ TEST_F(ModelLoad, BindsWeightsInPlace) {
   EXPECT_EQ(m->weights().layers[1].wq.n_in, 256);
   EXPECT_EQ(m->weights().layers[1].wq.n_out, 256);
   EXPECT_FALSE(m->weights().tied_output);
-  EXPECT_EQ(m->weights().layers[0].gate_exps.n_out, 4 * 256);
+  EXPECT_EQ(m->weights().layers[0].experts.gate.n_out, 4 * 256);
 }
 
 TEST_F(ModelLoad, MissingTensor) {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/model.h"
-#include "runtime/session.h"
+#include "engine/session.h"
 #include "sampling/sampler.h"
 #include "test_util.h"
 
@@ -36,7 +36,7 @@ TEST_P(Stories260K, GreedyMatchesLlamaCpp) {
     }
 
   const auto model = Model::load(dir + "stories260K.gguf");
-  runtime::Session session(*model);
+  engine::Session session(*model);
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<float> logits = session.eval(prompt);
   size_t matched = 0;  // leading steps equal to llama.cpp's

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "models/registry.h"
 #include "tensor/dequant.h"
 
 namespace scout::reference {
@@ -59,7 +60,7 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
   const Hparams& hp = hp_;
   const int64_t n = static_cast<int64_t>(tokens.size()), d = hp.d_model;
   const int64_t H = hp.n_head, KV = hp.n_head_kv, hd = hp.head_dim_k, hdv = hp.head_dim_v;
-  const bool llama4 = hp.arch == Arch::Llama4;
+  const bool llama4 = hp.arch_name == "llama4";
 
   // Embeddings.
   std::vector<Vec> x(static_cast<size_t>(n), Vec(static_cast<size_t>(d)));

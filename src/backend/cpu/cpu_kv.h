@@ -1,0 +1,47 @@
+// The CPU backend's KV cache: blocks in host memory (kv_layout.h), one
+// allocation each, taken as the engine's tables grow; and the view attention
+// reads of one layer of one sequence.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace scout::backend::cpu {
+
+class CpuKvPool final : public KvPool {
+ public:
+  using KvPool::KvPool;
+  void reserve(int32_t n_blocks) override;
+  int32_t capacity() const override { return static_cast<int32_t>(blocks_.size()); }
+  std::byte* block(int32_t id) const { return blocks_[static_cast<size_t>(id)].get(); }
+
+ private:
+  std::vector<std::unique_ptr<std::byte[]>> blocks_;
+};
+
+// What attention reads from the KV cache for one layer of one sequence: the
+// positions [base_pos, base_pos + n_pos) in blocks[0..], block_size each.
+struct KvLayerView {
+  KvLayout layout;
+  int64_t base_pos = 0;        // position stored in slot 0 of blocks[0]
+  int64_t n_pos = 0;           // positions held
+  const std::byte* const* blocks = nullptr;
+
+  // Start of K ([dim 0][slot 0]) or V ([slot 0][dim 0]) of kv head `head` in block b.
+  const std::byte* k_block(int64_t b, int head) const { return blocks[b] + layout.k_offset(head); }
+  const std::byte* v_block(int64_t b, int head) const { return blocks[b] + layout.v_offset(head); }
+};
+
+// The view of one layer and segment of a pass; `ptrs` receives the block addresses.
+KvLayerView kv_view(const KvPass& kv, int layer, size_t seg, std::vector<const std::byte*>& ptrs);
+
+// Stores rows [row, row + n) of k ([n][n_head_kv * head_dim_k]) and v as
+// positions [first_pos, first_pos + n) of one layer and segment, rounded to
+// the cache's type.
+void kv_store(const KvPass& kv, int layer, size_t seg, const float* k, const float* v);
+
+}  // namespace scout::backend::cpu

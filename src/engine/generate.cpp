@@ -1,0 +1,107 @@
+#include "engine/generate.h"
+
+#include <chrono>
+#include <utility>
+
+namespace scout::engine {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::EndOfGeneration: return "eog";
+    case StopReason::StopString: return "stop";
+    case StopReason::MaxTokens: return "length";
+    case StopReason::ContextFull: return "context";
+    case StopReason::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+double GenerateResult::prompt_tokens_per_second() const {
+  return prompt_seconds > 0 ? static_cast<double>(prompt_ids.size()) / prompt_seconds : 0.0;
+}
+
+double GenerateResult::generated_tokens_per_second() const {
+  return generate_seconds > 0 ? static_cast<double>(ids.size()) / generate_seconds : 0.0;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+}  // namespace
+
+Generation::Generation(const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt, GenerateOptions opts,
+                       std::function<void(std::string_view)> on_text)
+    : tok_(tok),
+      opts_(std::move(opts)),
+      on_text_(std::move(on_text)),
+      sampler_(opts_.sampler),
+      stream_(tok, opts_.render_specials),
+      stops_(opts_.stop) {
+  r_.prompt_ids.assign(prompt.begin(), prompt.end());
+  for (int32_t id : prompt) sampler_.accept(id);
+}
+
+void Generation::emit(const std::string& s) {
+  if (!s.empty() && on_text_) on_text_(s);
+}
+
+std::optional<int32_t> Generation::step(std::span<const float> logits, uint64_t n_past, uint64_t n_ctx) {
+  if (done_) return std::nullopt;
+  if (r_.ids.empty()) t_first_step_ = Clock::now();  // the first step (a later one has a token)
+  if (opts_.max_tokens >= 0 && static_cast<int64_t>(r_.ids.size()) >= opts_.max_tokens) {
+    finish(StopReason::MaxTokens);
+    return std::nullopt;
+  }
+  // Checked before sampling: every token generated so far is evaluated.
+  if (opts_.should_stop && opts_.should_stop()) {
+    finish(StopReason::Cancelled);
+    return std::nullopt;
+  }
+  const int32_t id = sampler_.sample(logits);
+  sampler_.accept(id);
+  r_.ids.push_back(id);
+  if (tok_.is_eog(id) && !opts_.ignore_eog) {
+    finish(StopReason::EndOfGeneration);
+    return std::nullopt;
+  }
+  bool stopped = false;
+  emit(stops_.push(stream_.push(id), stopped));
+  if (stopped) {
+    finish(StopReason::StopString);
+    return std::nullopt;
+  }
+  if (n_past >= n_ctx) {
+    finish(StopReason::ContextFull);
+    return std::nullopt;
+  }
+  return id;
+}
+
+void Generation::finish(StopReason why) {
+  done_ = true;
+  r_.stop_reason = why;
+  r_.generate_seconds = seconds_since(t_first_step_);
+  if (why != StopReason::StopString) {
+    bool stopped = false;
+    emit(stops_.push(stream_.flush(), stopped));
+    if (!stopped) emit(stops_.finish());
+  }
+  r_.text = stops_.text();
+}
+
+GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
+                        const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text) {
+  Generation g(tok, prompt, opts, on_text);
+  const auto t_prompt = Clock::now();
+  std::vector<float> logits = session.eval(prompt);
+  g.result().prompt_seconds = seconds_since(t_prompt);
+  while (const std::optional<int32_t> next = g.step(logits, session.n_past(), session.n_ctx())) {
+    const int32_t ids[1] = {*next};
+    logits = session.eval(ids);
+  }
+  return std::move(g.result());
+}
+
+}  // namespace scout::engine

@@ -1,0 +1,111 @@
+// A session: the evaluation state on a loaded model (KV cache, activation
+// buffers in the model's backend) of one sequence, or of several
+// (SessionOptions::n_seq, `scout batch --parallel`) sharing the cache's block
+// pool. eval() appends tokens to one sequence and returns logits, processing
+// long inputs in batches that never cross a chunked-attention boundary;
+// decode() appends one token to each of several sequences in a single
+// forward pass. Sessions on one model share its weights and its backend.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/kv_cache.h"
+#include "models/model.h"
+
+namespace scout::engine {
+
+struct SessionOptions {
+  uint64_t n_ctx = 0;        // context limit in tokens; 0: the model's context_length
+  uint32_t n_batch = 512;    // tokens per forward pass
+  KvType kv_type = KvType::F16;
+  int n_threads = 0;         // 0: all cores (OpenMP's default)
+  // Quantized weights are multiplied against activations rounded to 8 bits
+  // per block (as llama.cpp does; fast integer dot products). false: dequantize
+  // to f32 and multiply exactly (`--exact`, how the oracle's exact logits are met).
+  bool quantize_activations = true;
+  uint32_t n_seq = 1;        // sequences held at once, each with its own n_ctx
+};
+
+// One new token of one sequence, for Session::decode.
+struct SeqToken {
+  uint32_t seq = 0;
+  int32_t token = 0;
+};
+
+// Tokens of one sequence, for Session::eval_batch.
+struct SeqTokens {
+  uint32_t seq = 0;
+  std::span<const int32_t> tokens;
+};
+
+// The KV cache layout of a model: its chunk sizes per layer, its heads.
+KvCacheConfig kv_config(const Model& model, KvType type, uint32_t n_seq = 1);
+
+class Session {
+ public:
+  explicit Session(const Model& model, SessionOptions opts = {});
+
+  // Appends tokens at the next positions. Returns the logits of the last token
+  // ([n_vocab]), or of every token ([n][n_vocab]) when all_logits. Throws
+  // std::runtime_error when the tokens do not fit the context or an id is out
+  // of the vocabulary (the session is unchanged then).
+  std::vector<float> eval(std::span<const int32_t> tokens, bool all_logits = false) {
+    return eval_seq(0, tokens, all_logits);
+  }
+  // The same for sequence `seq` (< n_seq); the others are left alone.
+  std::vector<float> eval_seq(uint32_t seq, std::span<const int32_t> tokens, bool all_logits = false);
+
+  // Appends one token to each of several distinct sequences in one forward
+  // pass (each weight read once for all of them); returns their next-token
+  // logits, [steps.size()][n_vocab] in the order given. Per row the math is
+  // eval_seq's. Throws like eval (nothing evaluated then).
+  std::vector<float> decode(std::span<const SeqToken> steps);
+
+  // The general pass: appends each part's tokens to its sequence, every part
+  // in ONE forward pass (distinct sequences, at most max(n_batch, n_seq) tokens,
+  // none crossing a chunked-attention boundary: kv_cache().next_chunk_boundary).
+  // Returns the logits of each part's last token, [parts][n_vocab], or of every
+  // token, [total][n_vocab], with all_logits. Throws like eval.
+  std::vector<float> eval_batch(std::span<const SeqTokens> parts, bool all_logits = false);
+
+  uint64_t n_past(uint32_t seq = 0) const { return static_cast<uint64_t>(kv_.seq_len(seq)); }
+  uint64_t n_ctx() const { return n_ctx_; }  // per sequence
+  uint32_t n_seq() const { return kv_.config().n_seq; }
+  void reset(uint32_t seq = 0) { kv_.clear(seq); }
+
+  const Model& model() const { return model_; }
+  const KvCache& kv_cache() const { return kv_; }
+  // Counts expert routing of later evals into stats (nullptr: off, the
+  // default). stats must outlive its use; it is not owned.
+  void set_expert_stats(ExpertStats* stats) { stats_ = stats; }
+
+ private:
+  // Throw std::runtime_error unless n more tokens fit seq's context / the id is in the vocabulary.
+  void check_room(uint32_t seq, uint64_t n) const;
+  void check_id(int32_t id) const;
+  // One forward pass: tokens (rows back to back) appended to the sequences
+  // of `rows`, none crossing a chunk boundary. Writes the logits of each
+  // sequence's last row, or of every row with all_logits, to logits
+  // (nullptr: the output head is skipped).
+  void run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, bool all_logits, float* logits);
+  // Grows the input/output buffers to hold n rows (n_out of logits).
+  void reserve(int64_t n, int64_t n_out);
+
+  const Model& model_;
+  backend::Backend& be_;
+  SessionOptions opts_;
+  uint64_t n_ctx_;
+  KvCache kv_;
+  Activations act_;
+  backend::Buffer tokens_, positions_, out_rows_, logits_;
+  backend::KvPass pass_kv_;
+  uint64_t id_;            // tells this session's recorded passes from another's
+  uint64_t generation_ = 0;  // bumped when buffers move: recorded passes are stale then
+  ExpertStats* stats_ = nullptr;
+};
+
+}  // namespace scout::engine
