@@ -20,17 +20,6 @@ json error_result(const Job& job, const std::string& message) {
 
 namespace {
 
-const char* finish_reason(engine::StopReason r) {
-  switch (r) {
-    case engine::StopReason::EndOfGeneration:
-    case engine::StopReason::StopString: return "stop";
-    case engine::StopReason::MaxTokens: return "length";
-    case engine::StopReason::ContextFull: return "context";
-    case engine::StopReason::Cancelled: return "cancelled";  // batch sets no should_stop
-  }
-  return "unknown";
-}
-
 engine::SessionOptions with_sequences(engine::SessionOptions o, uint32_t n) {
   o.n_seq = n;
   return o;
@@ -128,9 +117,17 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
 
     session_.reset(slot.seq);
     const auto t0 = Clock::now();
-    const std::vector<float> logits = session_.eval_seq(slot.seq, ids);
-    slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (const std::optional<int32_t> next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx())) {
+    std::optional<int32_t> next;
+    if (const int k = slot.gen->candidates(); k > 0) {  // only the top k come back from the backend
+      const engine::TopTokens top = session_.eval_top(ids, k, slot.seq);
+      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      next = slot.gen->step(top.row_ids(0), top.row_logits(0), session_.n_past(slot.seq), session_.n_ctx());
+    } else {
+      const std::vector<float> logits = session_.eval_seq(slot.seq, ids);
+      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx());
+    }
+    if (next) {
       slot.next = *next;
       return std::nullopt;
     }
@@ -148,7 +145,7 @@ json Runner::finish(Slot& slot) {
           {"text", r.text},
           {"prompt_tokens", r.prompt_ids.size()},
           {"completion_tokens", r.ids.size()},
-          {"finish_reason", finish_reason(r.stop_reason)},
+          {"finish_reason", engine::finish_reason(r.stop_reason)},
           {"seed", slot.seed},
           {"timings",
            {{"prompt_ms", r.prompt_seconds * 1e3},
@@ -180,12 +177,22 @@ void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
     }
     if (active.empty()) break;
 
-    // One new token for every job in flight, in one forward pass.
+    // One new token for every job in flight, in one forward pass. When every
+    // job samples from its top k, only the largest k per job come back.
     std::vector<engine::SeqToken> steps;
-    for (const Slot& s : active) steps.push_back({s.seq, s.next});
+    int k = 0;
+    bool every_top = true;
+    for (const Slot& s : active) {
+      steps.push_back({s.seq, s.next});
+      every_top = every_top && s.gen->candidates() > 0;
+      k = std::max(k, s.gen->candidates());
+    }
+    if (!every_top) k = 0;
     std::vector<float> logits;
+    engine::TopTokens top;
     try {
-      logits = session_.decode(steps);
+      if (k > 0) top = session_.decode_top(steps, k);
+      else logits = session_.decode(steps);
     } catch (const std::exception& e) {  // not expected: ids and room were checked
       for (Slot& s : active) {
         session_.reset(s.seq);
@@ -196,10 +203,13 @@ void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
       continue;
     }
     std::vector<Slot> still;
-    for (size_t k = 0; k < active.size(); ++k) {
-      Slot& s = active[k];
-      const std::span<const float> row(logits.data() + k * n_vocab, n_vocab);
-      if (const std::optional<int32_t> next = s.gen->step(row, session_.n_past(s.seq), session_.n_ctx())) {
+    for (size_t i = 0; i < active.size(); ++i) {
+      Slot& s = active[i];
+      const std::optional<int32_t> next =
+          top.k > 0 ? s.gen->step(top.row_ids(i), top.row_logits(i), session_.n_past(s.seq), session_.n_ctx())
+                    : s.gen->step(std::span<const float>(logits.data() + i * n_vocab, n_vocab), session_.n_past(s.seq),
+                                  session_.n_ctx());
+      if (next) {
         s.next = *next;
         still.push_back(std::move(s));
       } else {

@@ -161,7 +161,7 @@ class ChatRepl {
         note("(the context is full: older messages make room on the next turn)");
       }
       spdlog::debug("reply: {} tokens, {:.1f} tok/s, stop: {}", r.ids.size(), r.generated_tokens_per_second(),
-                    engine::stop_reason_name(r.stop_reason));
+                    engine::finish_reason(r.stop_reason));
     } catch (const std::runtime_error& e) {
       if (!conv_.messages.empty() && conv_.messages.back().role == "user") conv_.messages.pop_back();
       report(e);

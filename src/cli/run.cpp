@@ -117,7 +117,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
                         {"text", r.text},
                         {"prompt_ids", r.prompt_ids},
                         {"ids", r.ids},
-                        {"stop_reason", engine::stop_reason_name(r.stop_reason)},
+                        {"finish_reason", engine::finish_reason(r.stop_reason)},
                         {"seed", go.sampler.seed},
                         {"timings",
                          {{"load_ms", load_seconds * 1e3},
@@ -132,7 +132,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   }
   spdlog::info("prompt: {} tokens, {:.1f} tok/s | generated: {} tokens, {:.1f} tok/s | load {:.0f} ms | stop: {} | seed {}",
                r.prompt_ids.size(), r.prompt_tokens_per_second(), r.ids.size(), r.generated_tokens_per_second(),
-               load_seconds * 1e3, engine::stop_reason_name(r.stop_reason), go.sampler.seed);
+               load_seconds * 1e3, engine::finish_reason(r.stop_reason), go.sampler.seed);
 }
 
 }  // namespace

@@ -5,9 +5,9 @@
 
 namespace scout::engine {
 
-const char* stop_reason_name(StopReason r) {
+const char* finish_reason(StopReason r) {
   switch (r) {
-    case StopReason::EndOfGeneration: return "eog";
+    case StopReason::EndOfGeneration:
     case StopReason::StopString: return "stop";
     case StopReason::MaxTokens: return "length";
     case StopReason::ContextFull: return "context";
@@ -48,6 +48,20 @@ void Generation::emit(const std::string& s) {
 }
 
 std::optional<int32_t> Generation::step(std::span<const float> logits, uint64_t n_past, uint64_t n_ctx) {
+  return advance([&] { return sampler_.sample(logits); }, n_past, n_ctx);
+}
+
+std::optional<int32_t> Generation::step(std::span<const int32_t> top_ids, std::span<const float> top_logits,
+                                        uint64_t n_past, uint64_t n_ctx) {
+  return advance([&] { return sampler_.sample_top(top_ids, top_logits); }, n_past, n_ctx);
+}
+
+int Generation::candidates() const {
+  return std::min<int>(sampler_.candidates_needed(), static_cast<int>(tok_.n_vocab()));
+}
+
+template <class Draw>
+std::optional<int32_t> Generation::advance(Draw&& draw, uint64_t n_past, uint64_t n_ctx) {
   if (done_) return std::nullopt;
   if (r_.ids.empty()) t_first_step_ = Clock::now();  // the first step (a later one has a token)
   if (opts_.max_tokens >= 0 && static_cast<int64_t>(r_.ids.size()) >= opts_.max_tokens) {
@@ -59,7 +73,7 @@ std::optional<int32_t> Generation::step(std::span<const float> logits, uint64_t 
     finish(StopReason::Cancelled);
     return std::nullopt;
   }
-  const int32_t id = sampler_.sample(logits);
+  const int32_t id = draw();
   sampler_.accept(id);
   r_.ids.push_back(id);
   if (tok_.is_eog(id) && !opts_.ignore_eog) {
@@ -95,6 +109,17 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::
                         const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text) {
   Generation g(tok, prompt, opts, on_text);
   const auto t_prompt = Clock::now();
+  if (const int k = g.candidates(); k > 0) {
+    // Sampling looks at the top k only: only those come back from the backend.
+    TopTokens top = session.eval_top(prompt, k);
+    g.result().prompt_seconds = seconds_since(t_prompt);
+    while (const std::optional<int32_t> next =
+               g.step(top.row_ids(0), top.row_logits(0), session.n_past(), session.n_ctx())) {
+      const int32_t ids[1] = {*next};
+      top = session.eval_top(ids, k);
+    }
+    return std::move(g.result());
+  }
   std::vector<float> logits = session.eval(prompt);
   g.result().prompt_seconds = seconds_since(t_prompt);
   while (const std::optional<int32_t> next = g.step(logits, session.n_past(), session.n_ctx())) {

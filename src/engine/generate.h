@@ -32,7 +32,10 @@ struct GenerateOptions {
 };
 
 enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Cancelled };
-const char* stop_reason_name(StopReason r);  // "eog", "stop", "length", "context", "cancelled"
+// The one name every output uses (run --json, batch, the server): OpenAI's
+// finish_reason, "stop" (an end-of-generation token or a stop string),
+// "length", plus "context" (the context is full) and "cancelled".
+const char* finish_reason(StopReason r);
 
 struct GenerateResult {
   std::vector<int32_t> prompt_ids;
@@ -58,11 +61,21 @@ class Generation {
   // of n_ctx tokens). Returns it when it must be evaluated for the generation
   // to go on; nullopt when the generation is over (result() is final then).
   std::optional<int32_t> step(std::span<const float> logits, uint64_t n_past, uint64_t n_ctx);
+  // The same from the most likely tokens only (Session::eval_top), when
+  // candidates() > 0: then the draw is the one step(logits) makes.
+  std::optional<int32_t> step(std::span<const int32_t> top_ids, std::span<const float> top_logits, uint64_t n_past,
+                              uint64_t n_ctx);
+  // How many top tokens step() needs (sampling::Sampler::candidates_needed, at
+  // most the vocabulary); 0: every logit.
+  int candidates() const;
   bool done() const { return done_; }
   // prompt_seconds is the caller's to set; generate_seconds runs from the first step to the end.
   GenerateResult& result() { return r_; }
 
  private:
+  // step()'s work around drawing the token: limits before it, stops after.
+  template <class Draw>
+  std::optional<int32_t> advance(Draw&& draw, uint64_t n_past, uint64_t n_ctx);
   void finish(StopReason why);
   void emit(const std::string& s);
 

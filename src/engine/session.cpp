@@ -42,7 +42,7 @@ Session::Session(const Model& model, SessionOptions opts)
   reserve(std::max<int64_t>(opts_.n_batch, opts_.n_seq), std::max<uint32_t>(opts_.n_seq, 1));
 }
 
-void Session::reserve(int64_t n, int64_t n_out) {
+void Session::reserve(int64_t n, int64_t n_out, int k) {
   const Hparams& hp = model_.hparams();
   if (n > tokens_.capacity_rows()) {
     tokens_ = be_.alloc(DType::I32, n, 1);
@@ -53,6 +53,11 @@ void Session::reserve(int64_t n, int64_t n_out) {
   }
   if (n_out > logits_.capacity_rows()) {
     logits_ = be_.alloc(DType::F32, n_out, hp.n_vocab);
+    ++generation_;
+  }
+  if (k > 0 && (n_out > top_ids_.capacity_rows() || k != top_ids_.tensor().cols)) {
+    top_ids_ = be_.alloc(DType::I32, std::max(n_out, top_ids_.capacity_rows()), k);
+    top_logits_ = be_.alloc(DType::F32, top_ids_.capacity_rows(), k);
     ++generation_;
   }
 }
@@ -71,7 +76,7 @@ void Session::check_id(int32_t id) const {
     throw std::runtime_error(fmt::format("token id {} is out of range (vocabulary of {})", id, n_vocab));
 }
 
-void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, bool all_logits, float* logits) {
+void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   // Everything is checked before the cache changes.
   int64_t total = 0;
@@ -90,18 +95,21 @@ void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows>
   if (total != n) throw std::logic_error(fmt::format("pass: segments hold {} rows, the batch {}", total, n));
 
   // Positions continue each row's own sequence; the rows' KV slots are reserved.
-  std::vector<int32_t> pos(static_cast<size_t>(n)), out_rows;
+  std::vector<int32_t> pos(static_cast<size_t>(n)), last_rows;
   int64_t row = 0;
   for (const SeqRows& r : rows) {
     std::iota(pos.begin() + row, pos.begin() + row + r.n, static_cast<int32_t>(kv_.seq_len(r.seq)));
     kv_.append(r.seq, r.n);
     row += r.n;
-    out_rows.push_back(static_cast<int32_t>(row - 1));
+    last_rows.push_back(static_cast<int32_t>(row - 1));
   }
   kv_.describe(rows, pass_kv_);
 
-  const int64_t n_out = logits ? (all_logits ? n : static_cast<int64_t>(rows.size())) : 0;
-  reserve(n, n_out);
+  const bool head = out.logits || out.top;
+  const bool every_row = out.all_logits && !out.top;
+  const int64_t n_out = !head ? 0 : every_row ? n : static_cast<int64_t>(rows.size());
+  const int k = out.top ? std::min<int>(out.top->k, static_cast<int>(model_.hparams().n_vocab)) : 0;
+  reserve(n, n_out, k);
   be_.set_compute_options({opts_.n_threads, opts_.quantize_activations});
   be_.upload(tokens_.rows(n), tokens.data());
   be_.upload(positions_.rows(n), pos.data());
@@ -110,57 +118,82 @@ void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows>
   p.tokens = tokens_.rows(n);
   p.positions = positions_.rows(n);
   p.kv = &pass_kv_;
-  if (logits && !all_logits) {
-    be_.upload(out_rows_.rows(n_out), out_rows.data());
+  if (head && !every_row) {
+    be_.upload(out_rows_.rows(n_out), last_rows.data());
     p.out_rows = out_rows_.rows(n_out);
   }
-  if (logits) p.logits = logits_.rows(n_out);
+  if (head) p.logits = logits_.rows(n_out);
   p.act = &act_;
   p.expert_stats = stats_;
   be_.begin_pass(pass_kv_);
-  // A decode step (one row per sequence, the last rows' logits) has the same
+  // A decode step (one row per sequence, the last rows' output) has the same
   // shape every time: the backend may record it once and replay it. Not with
   // expert stats, which read the routes back mid-pass.
-  const bool step = !stats_ && logits && !all_logits && n == static_cast<int64_t>(rows.size());
-  const uint64_t key = step ? (id_ << 40) ^ (generation_ << 20) ^ static_cast<uint64_t>(n) : 0;
-  be_.run_pass(key, [&] { model_.forward(p); });
-  if (logits) be_.download(logits, p.logits);
-  else be_.synchronize();
+  const bool step = !stats_ && head && !every_row && n == static_cast<int64_t>(rows.size());
+  const uint64_t key = step ? (id_ << 40) ^ (generation_ << 20) ^ (static_cast<uint64_t>(k) << 12) ^ static_cast<uint64_t>(n) : 0;
+  be_.run_pass(key, [&] {
+    model_.forward(p);
+    if (k > 0) be_.top_k(p.logits, top_ids_.rows(n_out), top_logits_.rows(n_out));
+  });
+  if (k > 0) {
+    out.top->k = k;
+    out.top->ids.resize(static_cast<size_t>(n_out * k));
+    out.top->logits.resize(static_cast<size_t>(n_out * k));
+    be_.download(out.top->ids.data(), top_ids_.rows(n_out));
+    be_.download(out.top->logits.data(), top_logits_.rows(n_out));
+  } else if (out.logits) {
+    be_.download(out.logits, p.logits);
+  } else {
+    be_.synchronize();
+  }
 }
 
-std::vector<float> Session::eval_seq(uint32_t seq, std::span<const int32_t> tokens, bool all_logits) {
+void Session::eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const uint32_t n_vocab = model_.hparams().n_vocab;
   if (n == 0) throw std::invalid_argument("eval needs at least one token");
   check_room(seq, tokens.size());
   for (int32_t id : tokens) check_id(id);
-
-  std::vector<float> logits(static_cast<size_t>(all_logits ? n : 1) * n_vocab);
   for (int64_t done = 0; done < n;) {
     // A batch ends at the batch size, the end of the input, or a chunk boundary.
     int64_t m = std::min<int64_t>(opts_.n_batch, n - done);
     const int64_t pos = kv_.seq_len(seq);
     if (const int64_t boundary = kv_.next_chunk_boundary(pos); boundary >= 0) m = std::min(m, boundary - pos);
-    // Without all_logits only the final batch runs the output head.
-    float* out = all_logits ? logits.data() + static_cast<size_t>(done) * n_vocab
-                 : done + m == n ? logits.data()
-                                 : nullptr;
+    // Every batch's logits with `all`; else only the final batch runs the output head.
+    Output o;
+    if (all) {
+      o.logits = all->data() + static_cast<size_t>(done) * n_vocab;
+      o.all_logits = true;
+    } else if (done + m == n) {
+      o = last;
+    }
     const SeqRows rows[] = {{seq, m}};
-    run_pass(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(m)), rows, all_logits, out);
+    run_pass(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(m)), rows, o);
     done += m;
   }
+}
+
+std::vector<float> Session::eval_seq(uint32_t seq, std::span<const int32_t> tokens, bool all_logits) {
+  const uint32_t n_vocab = model_.hparams().n_vocab;
+  std::vector<float> logits(static_cast<size_t>(all_logits ? tokens.size() : 1) * n_vocab);
+  Output last;
+  last.logits = logits.data();
+  eval_batches(seq, tokens, last, all_logits ? &logits : nullptr);
   return logits;
 }
 
-std::vector<float> Session::decode(std::span<const SeqToken> steps) {
-  std::vector<SeqTokens> parts;
-  for (const SeqToken& s : steps) parts.push_back({s.seq, std::span(&s.token, 1)});
-  return eval_batch(parts);
+TopTokens Session::eval_top(std::span<const int32_t> tokens, int k, uint32_t seq) {
+  if (k < 1) throw std::invalid_argument("eval_top: k must be at least 1");
+  TopTokens top;
+  top.k = k;
+  Output last;
+  last.top = &top;
+  eval_batches(seq, tokens, last, nullptr);
+  return top;
 }
 
-std::vector<float> Session::eval_batch(std::span<const SeqTokens> parts, bool all_logits) {
+std::vector<SeqRows> Session::batch_rows(std::span<const SeqTokens> parts, std::vector<int32_t>& tokens) const {
   if (parts.empty()) throw std::invalid_argument("a pass needs at least one sequence");
-  std::vector<int32_t> tokens;
   std::vector<SeqRows> rows;
   for (const SeqTokens& p : parts) {
     if (p.tokens.empty()) throw std::invalid_argument(fmt::format("sequence {} is given no tokens", p.seq));
@@ -174,8 +207,37 @@ std::vector<float> Session::eval_batch(std::span<const SeqTokens> parts, bool al
   const size_t limit = std::max(opts_.n_batch, n_seq());  // a decode step of every sequence always fits
   if (tokens.size() > limit)
     throw std::invalid_argument(fmt::format("a pass of {} tokens is larger than the batch size {}", tokens.size(), limit));
+  return rows;
+}
+
+std::vector<float> Session::decode(std::span<const SeqToken> steps) {
+  std::vector<SeqTokens> parts;
+  for (const SeqToken& s : steps) parts.push_back({s.seq, std::span(&s.token, 1)});
+  return eval_batch(parts);
+}
+
+TopTokens Session::decode_top(std::span<const SeqToken> steps, int k) {
+  if (k < 1) throw std::invalid_argument("decode_top: k must be at least 1");
+  std::vector<SeqTokens> parts;
+  for (const SeqToken& s : steps) parts.push_back({s.seq, std::span(&s.token, 1)});
+  std::vector<int32_t> tokens;
+  const std::vector<SeqRows> rows = batch_rows(parts, tokens);
+  TopTokens top;
+  top.k = k;
+  Output o;
+  o.top = &top;
+  run_pass(tokens, rows, o);
+  return top;
+}
+
+std::vector<float> Session::eval_batch(std::span<const SeqTokens> parts, bool all_logits) {
+  std::vector<int32_t> tokens;
+  const std::vector<SeqRows> rows = batch_rows(parts, tokens);
   std::vector<float> logits((all_logits ? tokens.size() : parts.size()) * model_.hparams().n_vocab);
-  run_pass(tokens, rows, all_logits, logits.data());
+  Output o;
+  o.logits = logits.data();
+  o.all_logits = all_logits;
+  run_pass(tokens, rows, o);
   return logits;
 }
 

@@ -42,6 +42,18 @@ struct SeqTokens {
   std::span<const int32_t> tokens;
 };
 
+// Each row's k most likely next tokens, largest logit first (ties: the lower
+// id), [rows][k]: what sampling needs when it cuts to the top k, so only these
+// leave the backend (Session::eval_top, decode_top).
+struct TopTokens {
+  int k = 0;
+  std::vector<int32_t> ids;
+  std::vector<float> logits;
+
+  std::span<const int32_t> row_ids(size_t r) const { return std::span(ids).subspan(r * k, k); }
+  std::span<const float> row_logits(size_t r) const { return std::span(logits).subspan(r * k, k); }
+};
+
 // The KV cache layout of a model: its chunk sizes per layer, its heads.
 KvCacheConfig kv_config(const Model& model, KvType type, uint32_t n_seq = 1);
 
@@ -65,6 +77,11 @@ class Session {
   // eval_seq's. Throws like eval (nothing evaluated then).
   std::vector<float> decode(std::span<const SeqToken> steps);
 
+  // eval_seq and decode, returning each row's top k (at most the vocabulary)
+  // instead of every logit: the backend picks them (on a GPU, only they are read back).
+  TopTokens eval_top(std::span<const int32_t> tokens, int k, uint32_t seq = 0);
+  TopTokens decode_top(std::span<const SeqToken> steps, int k);
+
   // The general pass: appends each part's tokens to its sequence, every part
   // in ONE forward pass (distinct sequences, at most max(n_batch, n_seq) tokens,
   // none crossing a chunked-attention boundary: kv_cache().next_chunk_boundary).
@@ -87,13 +104,22 @@ class Session {
   // Throw std::runtime_error unless n more tokens fit seq's context / the id is in the vocabulary.
   void check_room(uint32_t seq, uint64_t n) const;
   void check_id(int32_t id) const;
+  // What a pass hands back: nothing (the output head is skipped), logits of
+  // each sequence's last row or of every row, or the last rows' top k.
+  struct Output {
+    float* logits = nullptr;
+    bool all_logits = false;
+    TopTokens* top = nullptr;  // with top->k set
+  };
   // One forward pass: tokens (rows back to back) appended to the sequences
-  // of `rows`, none crossing a chunk boundary. Writes the logits of each
-  // sequence's last row, or of every row with all_logits, to logits
-  // (nullptr: the output head is skipped).
-  void run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, bool all_logits, float* logits);
-  // Grows the input/output buffers to hold n rows (n_out of logits).
-  void reserve(int64_t n, int64_t n_out);
+  // of `rows`, none crossing a chunk boundary.
+  void run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out);
+  // eval_seq's batches, the last one writing `last`.
+  void eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all);
+  // The checks and rows of eval_batch / decode.
+  std::vector<SeqRows> batch_rows(std::span<const SeqTokens> parts, std::vector<int32_t>& tokens) const;
+  // Grows the input/output buffers to hold n rows (n_out of logits, top k of each).
+  void reserve(int64_t n, int64_t n_out, int k = 0);
 
   const Model& model_;
   backend::Backend& be_;
@@ -101,7 +127,7 @@ class Session {
   uint64_t n_ctx_;
   KvCache kv_;
   Activations act_;
-  backend::Buffer tokens_, positions_, out_rows_, logits_;
+  backend::Buffer tokens_, positions_, out_rows_, logits_, top_ids_, top_logits_;
   backend::KvPass pass_kv_;
   uint64_t id_;            // tells this session's recorded passes from another's
   uint64_t generation_ = 0;  // bumped when buffers move: recorded passes are stale then

@@ -39,10 +39,6 @@ int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) throw std::invalid_argument("sample: no logits");
   const SamplerParams& p = params_;
 
-  struct Candidate {
-    int32_t id;
-    float logit;
-  };
   std::vector<Candidate> c(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) c[i] = {static_cast<int32_t>(i), logits[i]};
 
@@ -73,6 +69,30 @@ int32_t Sampler::sample(std::span<const float> logits) {
   if (p.top_k > 0 && static_cast<size_t>(p.top_k) < n) n = static_cast<size_t>(p.top_k);
   std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(n), c.end(), by_logit);
   c.resize(n);
+  return draw(c);
+}
+
+int32_t Sampler::candidates_needed() const {
+  const SamplerParams& p = params_;
+  const bool penalize = p.repeat_penalty != 1.0f || p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f;
+  if (penalize) return 0;
+  if (p.temperature <= 0.0f) return 1;
+  return p.top_k > 0 && p.top_k <= kMaxCandidates ? p.top_k : 0;
+}
+
+int32_t Sampler::sample_top(std::span<const int32_t> ids, std::span<const float> logits) {
+  const int32_t need = candidates_needed();
+  if (need == 0 || ids.empty() || logits.size() != ids.size())
+    throw std::invalid_argument("sample_top: these settings need every logit, or no candidates were given");
+  if (params_.temperature <= 0.0f) return ids[0];
+  std::vector<Candidate> c(std::min(ids.size(), static_cast<size_t>(need)));
+  for (size_t i = 0; i < c.size(); ++i) c[i] = {ids[i], logits[i]};
+  return draw(c);
+}
+
+int32_t Sampler::draw(std::vector<Candidate>& c) {
+  const SamplerParams& p = params_;
+  size_t n = c.size();
 
   // Probabilities at temperature 1 for top-p and min-p.
   std::vector<double> prob(n);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <vector>
 
 namespace scout::sampling {
 
@@ -31,6 +32,17 @@ class Sampler {
 
   // Draws a token from logits (n_vocab values); does not record it.
   int32_t sample(std::span<const float> logits);
+
+  // How many of the most likely tokens sample() ever looks at: 1 for greedy,
+  // top_k when it is set (at most kMaxCandidates); 0 when every logit can
+  // matter (a penalty changes logits by token, or no top-k cut). With n > 0
+  // a backend may hand over just those n (only they leave a GPU).
+  int32_t candidates_needed() const;
+  static constexpr int32_t kMaxCandidates = 256;
+  // sample() given only the top candidates, at least candidates_needed() of
+  // them (or the whole vocabulary when it is smaller), largest logit first,
+  // ties to the lower id: the same draw.
+  int32_t sample_top(std::span<const int32_t> ids, std::span<const float> logits);
   // Records a token (prompt or generated) for the repetition penalty.
   void accept(int32_t token);
   void reset();
@@ -38,6 +50,13 @@ class Sampler {
   const SamplerParams& params() const { return params_; }
 
  private:
+  struct Candidate {
+    int32_t id;
+    float logit;
+  };
+  // top-p, min-p, temperature and the draw, over candidates sorted most likely first.
+  int32_t draw(std::vector<Candidate>& c);
+
   // A uniform double in [0, 1) from the generator: defined here, not by a
   // standard library distribution, so a seed gives the same tokens everywhere.
   double uniform();

@@ -561,40 +561,6 @@ TEST(CudaForward, GraphReplayEqualsEager) {
   }
 }
 
-// The external oracle (shared/testdata/llama4-tiny) on the GPU with the CPU
-// test's rules (tests/models/llama4_oracle_test.cpp): computing exactly, the
-// exact reference's top ten within 0.1 and its clear top-1 at every step.
-TEST(CudaOracle, Llama4TinyTeacherForced) {
-  SKIP_WITHOUT_GPU();
-  if (!test::have_shared()) GTEST_SKIP() << "shared test data not found";
-  const std::string dir = test::shared_dir() + "/testdata/llama4-tiny/";
-  for (const char* quant : {"f16", "q8_0", "q4_k_m"}) {
-    const auto model = Model::load(dir + "llama4-tiny-" + quant + ".gguf", on(gpu_backend(false)));
-    for (const char* prompt : {"basic", "chat"}) {
-      std::ifstream in(dir + "expected/" + quant + "-" + prompt + ".json");
-      const nlohmann::json ex = nlohmann::json::parse(in);
-      const auto prompt_ids = ex["prompt_ids"].get<std::vector<int32_t>>();
-      const auto ids = ex["ids"].get<std::vector<int32_t>>();
-      const nlohmann::json& top10 = ex["exact_top10"];
-      engine::SessionOptions o;
-      o.quantize_activations = false;
-      engine::Session s(*model, o);
-      std::vector<float> logits = s.eval(prompt_ids);
-      double max_err = 0;
-      for (size_t step = 0; step < ids.size(); ++step) {
-        for (const nlohmann::json& pair : top10[step])
-          max_err = std::max(max_err, std::abs(logits[pair[0].get<int>()] - pair[1].get<double>()));
-        if (top10[step][0][1].get<double>() - top10[step][1][1].get<double>() >= 0.02) {
-          EXPECT_EQ(sampling::greedy(logits), top10[step][0][0].get<int32_t>()) << quant << "-" << prompt << " step " << step;
-        }
-        if (step + 1 < ids.size()) logits = s.eval(std::span<const int32_t>(&ids[step], 1));
-      }
-      EXPECT_LT(max_err, 0.1) << quant << "-" << prompt;
-      std::printf("[oracle cuda] %s-%s: max |logit err| %.5f\n", quant, prompt, max_err);
-    }
-  }
-}
-
 // Device selection, on any machine.
 TEST(DeviceSelection, NamesAndResolution) {
   EXPECT_EQ(parse_device("cpu"), Device::Cpu);

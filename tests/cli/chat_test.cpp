@@ -45,7 +45,7 @@ TEST(RunChatCli, AppliesTheLlama4TemplateToThePrompt) {
   const json want = json::parse(ss.str());
   EXPECT_EQ(j["prompt_ids"], want["prompt_ids"]);
   EXPECT_LE(j["ids"].size(), 8u);
-  EXPECT_NE(j["stop_reason"], "cancelled");
+  EXPECT_NE(j["finish_reason"], "cancelled");
 
   json sys = run_json({"-m", tiny(), "--chat", "--system", "Be brief.", "-p", "Hi", "-n", "2", "--temp", "0"});
   EXPECT_EQ(sys["prompt_ids"][0], 4096);

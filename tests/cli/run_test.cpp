@@ -37,7 +37,7 @@ TEST(RunCli, Stories260kGreedyMatchesLlamaCpp) {
   EXPECT_EQ(j["prompt_ids"], want["prompt_ids"]);
   EXPECT_EQ(j["ids"], want["ids"]);
   EXPECT_EQ(j["text"], want["text"]);
-  EXPECT_EQ(j["stop_reason"], "length");
+  EXPECT_EQ(j["finish_reason"], "length");
 }
 
 TEST(RunCli, StreamsTextAndSummarisesOnStderr) {
@@ -105,7 +105,7 @@ TEST(RunCli, StopStringEndsGenerationAndIsNotPrinted) {
   if (!have_shared()) GTEST_SKIP() << "needs ../shared";
   // Greedy text from BOS: " Once upon a time, there was a little girl named Lily. ..."
   json j = run_json({"-m", stories(), "-p", "", "--temp", "0", "-n", "100", "--stop", "Lily"});
-  EXPECT_EQ(j["stop_reason"], "stop");
+  EXPECT_EQ(j["finish_reason"], "stop");
   EXPECT_EQ(j["text"], " Once upon a time, there was a little girl named ");
   CommandResult r = run_scout({"run", "-m", stories(), "-p", "", "--temp", "0", "-n", "100", "--stop", "little girl"});
   EXPECT_EQ(r.out, " Once upon a time, there was a \n");
@@ -114,7 +114,7 @@ TEST(RunCli, StopStringEndsGenerationAndIsNotPrinted) {
 TEST(RunCli, ContextLimits) {
   if (!have_shared()) GTEST_SKIP() << "needs ../shared";
   json full = run_json({"-m", stories(), "-p", "Once upon a time", "--temp", "0", "-n", "-1", "-c", "32"});
-  EXPECT_EQ(full["stop_reason"], "context");
+  EXPECT_EQ(full["finish_reason"], "context");
   EXPECT_EQ(full["prompt_ids"].size() + full["ids"].size(), 33u);  // the last token is sampled, not evaluated
 
   const std::string long_prompt(400, 'a');

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <numeric>
+
 #include "maker/model_config.h"
 #include "maker/model_maker.h"
 #include "test_util.h"
@@ -86,6 +89,41 @@ TEST_F(SessionTest, PiecesEqualWholeAndResetStartsOver) {
   EXPECT_EQ(pieces.n_past(), 0u);
   const std::vector<float> first = pieces.eval(std::span(tokens).first(1));
   for (size_t i = 0; i < V; ++i) EXPECT_NEAR(first[i], all[i], 1e-5);
+}
+
+// eval_top / decode_top give each row's largest logits, largest first, ties
+// to the lower id: the top of what eval / decode return, for the same passes.
+TEST_F(SessionTest, TopTokensAreTheTopOfTheLogits) {
+  const uint32_t V = model_->hparams().n_vocab;
+  const std::vector<int32_t> prompt = test::random_tokens(20, V, 3);
+  auto top_of = [](std::span<const float> l, int k) {
+    std::vector<int32_t> ids(l.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return l[a] > l[b]; });
+    ids.resize(static_cast<size_t>(k));
+    return ids;
+  };
+  SessionOptions o;
+  o.n_seq = 2;
+  Session full(*model_, o), top(*model_, o);
+  const std::vector<float> l = full.eval(prompt);
+  const TopTokens t = top.eval_top(prompt, 5);
+  ASSERT_EQ(t.k, 5);
+  EXPECT_EQ(std::vector<int32_t>(t.row_ids(0).begin(), t.row_ids(0).end()), top_of(l, 5));
+  for (int j = 0; j < 5; ++j) EXPECT_EQ(t.row_logits(0)[j], l[t.row_ids(0)[j]]);
+
+  full.eval_seq(1, std::span(prompt).first(7));
+  top.eval_seq(1, std::span(prompt).first(7));
+  const std::vector<SeqToken> steps = {{1, 4}, {0, 9}};
+  const std::vector<float> both = full.decode(steps);
+  const TopTokens tb = top.decode_top(steps, 3);
+  for (size_t r = 0; r < 2; ++r) {
+    const std::vector<int32_t> want = top_of(std::span(both).subspan(r * V, V), 3);
+    EXPECT_EQ(std::vector<int32_t>(tb.row_ids(r).begin(), tb.row_ids(r).end()), want) << r;
+  }
+  // k past the vocabulary is the whole vocabulary, sorted.
+  EXPECT_EQ(top.eval_top(std::span(prompt).first(1), static_cast<int>(V) + 10).k, static_cast<int>(V));
+  EXPECT_THROW(top.eval_top(std::span(prompt).first(1), 0), std::invalid_argument);
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
 #include <cmath>
 #include <map>
 #include <vector>
@@ -124,6 +129,58 @@ TEST(Sampler, PresenceAndFrequencyPenalties) {
   EXPECT_EQ(s.sample(logits), 1);
   s.accept(1);  // token 1: 2 - 0.9 = 1.1; token 0: 1.7; token 2: 1.5
   EXPECT_EQ(s.sample(logits), 0);
+}
+
+// A backend hands over only the top k (Session::eval_top): the draws are the
+// ones the full logits give, draw after draw (the RNG advances alike), for
+// greedy and for top-k with top-p, min-p and temperature, ties included.
+TEST(Sampler, TopCandidatesGiveTheSameDraws) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  std::vector<float> logits(1000);
+  for (float& x : logits) x = std::round(d(rng) * 4) / 4;  // coarse: many ties
+  struct Case {
+    float temp;
+    int32_t top_k;
+    float top_p, min_p;
+  };
+  for (const Case c : {Case{0.0f, 40, 0.95f, 0.05f}, Case{0.8f, 40, 0.95f, 0.05f}, Case{1.5f, 7, 1.0f, 0.0f},
+                       Case{0.5f, 256, 0.5f, 0.2f}}) {
+    SamplerParams p;
+    p.temperature = c.temp;
+    p.top_k = c.top_k;
+    p.top_p = c.top_p;
+    p.min_p = c.min_p;
+    p.seed = 99;
+    Sampler full(p), top(p);
+    const int32_t k = top.candidates_needed();
+    ASSERT_EQ(k, c.temp <= 0 ? 1 : c.top_k);
+    // The top k as a backend gives them: largest first, ties to the lower id.
+    std::vector<int32_t> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+    ids.resize(static_cast<size_t>(k));
+    std::vector<float> vals;
+    for (int32_t id : ids) vals.push_back(logits[id]);
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(top.sample_top(ids, vals), full.sample(logits)) << c.temp << " " << i;
+  }
+}
+
+TEST(Sampler, CandidatesNeeded) {
+  SamplerParams p;
+  p.temperature = 0.8f;
+  p.top_k = 0;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 0);  // no top-k cut: every logit may be drawn
+  p.top_k = 1000;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 0);  // more than a backend hands over
+  p.top_k = 40;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 40);
+  p.repeat_penalty = 1.1f;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 0);  // penalties change logits by token
+  p.repeat_penalty = 1.0f;
+  p.temperature = 0;
+  EXPECT_EQ(Sampler(p).candidates_needed(), 1);
+  EXPECT_THROW(Sampler(p).sample_top({}, {}), std::invalid_argument);
 }
 
 }  // namespace
