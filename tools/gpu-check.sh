@@ -37,8 +37,9 @@
 #              '*Cuda*:-*Oracle*' (timeout 120 s). Memcheck errors or failing
 #              tests fail the stage; a missing tool, a device it does not
 #              support, or a timeout are noted and the run goes on.
-#   bench      scout-layers files (true Scout layer shapes, Q4_K_M-style mix as
-#              tools/bench/cuda_scout_layers.sh) with 4 and 8 layers, scout
+#   bench      scout-layers files (true Scout layer shapes, llama.cpp's Q4_K_M
+#              mix: q6_K output head, attn_v and ffn_down* of every 4th layer,
+#              q4_K elsewhere) with 4 and 8 layers, scout
 #              bench --device cuda -p 512 -n 128 -r 3 on each; pp512/tg128 t/s,
 #              weight GB/s and % of the GPU's bandwidth, the time of one layer
 #              (difference of the two files / 4) and full Scout (48 layers)
@@ -71,8 +72,8 @@
 # links on the build's critical path (~60 s), writing the model file (~1 GB/s).
 # Build 1582/12 = ~130 s -> ~150 s; maker 185/12 + 5 = ~20 s, 368/12 + 10 = ~40 s.
 # The bench itself (weights uploaded once, then a warm-up and 3 runs each of
-# pp512 and tg128 on a backend that moves activations across PCIe per op) has
-# not run anywhere yet: ~20-40 s per file is a guess. The 8-layer file is
+# pp512 and tg128, activations and KV cache on the GPU, decode steps replayed
+# as CUDA graphs) has not run anywhere yet: ~20-40 s per file is a guess. The 8-layer file is
 # made only if (time of the 4-layer make + bench) x 2 + 20 s is left.
 #
 # Environment (all optional):

@@ -7,7 +7,9 @@
 //
 // Conventions: a Tensor is a row-major [rows][cols] array; a "row" is one
 // token's vector. Shapes come from the tensors and are checked by the ops.
-// Ops are asynchronous on a GPU; download() and synchronize() wait.
+// Ops are asynchronous on a GPU; download() and synchronize() wait. A backend
+// is used from one thread at a time (the engine runs one pass at a time), and
+// every Buffer must go before the backend that made it.
 #pragma once
 
 #include <cstddef>

@@ -15,7 +15,10 @@ using backend::Backend;
 
 class LlamaModel final : public Model {
  public:
-  LlamaModel(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {}
+  LlamaModel(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {
+    w_ = bind_transformer(file_, hp_, *be_, opts.placement);  // the llama-family tensor layout
+    init_rope();
+  }
 
   void forward(const ForwardPass& p) const override {
     const Hparams& hp = hp_;

@@ -20,7 +20,10 @@ constexpr double kTempScale = 0.1;
 
 class Llama4Model final : public Model {
  public:
-  Llama4Model(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {}
+  Llama4Model(gguf::GgufFile file, Hparams hp, const LoadOptions& opts) : Model(std::move(file), std::move(hp), opts) {
+    w_ = bind_transformer(file_, hp_, *be_, opts.placement);  // the llama-family tensor layout
+    init_rope();
+  }
 
   void forward(const ForwardPass& p) const override {
     const Hparams& hp = hp_;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "backend/device.h"
 #include "models/registry.h"
 
 namespace scout {
@@ -80,8 +81,9 @@ uint64_t Activations::bytes_per_row(const Hparams& hp) {
 Model::Model(gguf::GgufFile file, Hparams hp, const LoadOptions& opts)
     : file_(std::move(file)),
       hp_(std::move(hp)),
-      be_(opts.backend ? opts.backend : backend::shared_backend(backend::Device::Cpu)) {
-  w_ = bind_transformer(file_, hp_, *be_, opts.placement);
+      be_(opts.backend ? opts.backend : backend::shared_backend(backend::Device::Cpu)) {}
+
+void Model::init_rope() {
   // Linear RoPE scaling (some Llama 2 fine-tunes) divides every angle by the
   // factor; other scaling schemes would silently give wrong logits, so refuse them.
   double linear = 1.0;

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "backend/device.h"
 #include "gguf/file_bytes.h"
 #include "gguf/reader.h"
 #include "models/hparams.h"
@@ -101,9 +100,11 @@ class Model {
   virtual void forward(const ForwardPass& pass) const = 0;
 
  protected:
-  // Takes the file and hyper-parameters, binds the llama-family layout
-  // (bind_transformer) on the backend and prepares RoPE's frequencies.
+  // Takes the file, the hyper-parameters and the backend; the architecture's
+  // constructor then binds its tensors (w_) and calls init_rope().
   Model(gguf::GgufFile file, Hparams hp, const LoadOptions& opts);
+  // RoPE's frequencies from the hyper-parameters and w_.rope_freqs, placed on the backend.
+  void init_rope();
 
   // Layer il's attention shape: heads, 1/sqrt(head_dim) scaling, its chunk (0: global).
   backend::AttentionParams attention_params(uint32_t il) const;
