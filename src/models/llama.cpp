@@ -62,7 +62,6 @@ class LlamaModel final : public Model {
     // --- output head: the rows the engine asked for ---
     output_head(p, a);
   }
-
 };
 
 }  // namespace

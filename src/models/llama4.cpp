@@ -79,7 +79,6 @@ class Llama4Model final : public Model {
     // --- output head: the rows the engine asked for ---
     output_head(p, a);
   }
-
 };
 
 }  // namespace

@@ -170,8 +170,9 @@ TEST(Llama4OracleKvF32, BasicAndChatF16File) {
 }
 
 // The same oracle on the GPU, with the same tolerances (skipped without one).
-// Exact cases take the f32 GEMV kernels for every matmul; the others the
-// TF32 tensor cores for prompts, held to the statistical rule.
+// Exact cases take the f32 kernels for every matmul; the others 8-bit
+// activations (dp4a GEMV) and bf16 tensor cores for prompts, held to the
+// statistical rule.
 class Llama4OracleCuda : public ::testing::TestWithParam<OracleCase> {
  protected:
   void SetUp() override {
@@ -184,7 +185,7 @@ class Llama4OracleCuda : public ::testing::TestWithParam<OracleCase> {
 TEST_P(Llama4OracleCuda, TeacherForcedMatchesExactReference) {
   const OracleResult r = run_oracle(GetParam(), backend::KvType::F16, backend::Device::Cuda);
   std::printf("[oracle cuda] %s-%s%s: max |logit err| %.5f, argmax = llama.cpp %d/%d, = exact top-1 %d/%d\n",
-              GetParam().quant.c_str(), GetParam().prompt.c_str(), GetParam().exact ? "" : " (tf32 prompts)", r.max_err,
+              GetParam().quant.c_str(), GetParam().prompt.c_str(), GetParam().exact ? "" : " (8-bit / bf16)", r.max_err,
               r.argmax_agree, r.argmax_checked, r.exact_agree, r.exact_checked);
   if (!GetParam().exact) EXPECT_GE(r.argmax_agree, 0.8 * r.argmax_checked);
 }
