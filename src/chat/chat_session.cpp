@@ -73,7 +73,7 @@ std::vector<int32_t> ChatSession::fit_whole(Conversation& conv, uint64_t room) {
 }
 
 engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::GenerateOptions& opts,
-                                             const std::function<void(std::string_view)>& on_text) {
+                                            const std::function<void(std::string_view)>& on_text) {
   if (conv.messages.empty() || conv.messages.back().role != "user")
     throw std::runtime_error("a chat turn needs the user's message last");
   stats_ = {};

@@ -44,7 +44,7 @@ class ChatSession {
   // exchanges to make room. Throws std::runtime_error when the last message
   // cannot fit the context (conv unchanged then).
   engine::GenerateResult respond(Conversation& conv, const engine::GenerateOptions& opts,
-                                  const std::function<void(std::string_view)>& on_text = {});
+                                 const std::function<void(std::string_view)>& on_text = {});
 
   // Forgets everything the session holds.
   void reset();

@@ -68,8 +68,7 @@ void run(const BatchOptions& o) {
   const auto t_load = Clock::now();
   const std::string path = o.model.empty() ? default_model_path() : o.model;
   std::unique_ptr<Model> model = o.session.load_model(path);
-  const engine::SessionOptions so =
-      o.session.options(model->hparams().context_length);
+  const engine::SessionOptions so = o.session.options(model->hparams().context_length);
 
   batch::RunDefaults d;
   d.max_tokens = o.n_predict;

@@ -32,6 +32,20 @@ void check_placement_flags(const ModelInfo& info, const DeviceFlags& f) {
     throw UsageError(fmt::format("--cpu-moe: {} is a dense model, it has no routed experts", info.path));
 }
 
+GpuPlacement gpu_placement(const DeviceFlags& f, uint64_t free_bytes) {
+  GpuPlacement g;
+  g.enabled = true;
+  g.n_gpu_layers = f.n_gpu_layers;
+  g.cpu_moe = f.cpu_moe;
+  g.gpu_free_bytes = free_bytes;
+  if (free_bytes == 0) {
+    const backend::GpuMemory mem = backend::cuda_memory();
+    g.gpu_free_bytes = mem.free;
+    g.gpu_name = mem.name;
+  }
+  return g;
+}
+
 std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, const DeviceFlags& f,
                                   const RunShape& shape) {
   // The header alone (mapped, nothing read) answers the flag checks and the plan.
@@ -41,13 +55,7 @@ std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, 
   LoadOptions lo;
   lo.mode = mode;
   if (device == backend::Device::Cuda) {
-    const backend::GpuMemory mem = backend::cuda_memory();
-    GpuPlacement g;
-    g.enabled = true;
-    g.n_gpu_layers = f.n_gpu_layers;
-    g.cpu_moe = f.cpu_moe;
-    g.gpu_free_bytes = mem.free;
-    g.gpu_name = mem.name;
+    const GpuPlacement g = gpu_placement(f);
     const uint64_t ctx = shape.ctx ? shape.ctx : default_ctx(info.context_length);
     const MemoryPlan plan = plan_memory(info, ctx, shape.kv_type, shape.batch, g);
     if (!plan.fits_gpu()) throw std::runtime_error(gpu_plan_problem(info, plan));

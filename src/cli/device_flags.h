@@ -36,6 +36,10 @@ struct RunShape {
 // routed experts are UsageErrors naming the problem.
 void check_placement_flags(const ModelInfo& info, const DeviceFlags& f);
 
+// The placement the flags ask for, planned against `free_bytes` of GPU
+// memory, or (0) the visible GPU's free memory and name.
+GpuPlacement gpu_placement(const DeviceFlags& f, uint64_t free_bytes = 0);
+
 // Loads path for running on the flags' device: -ngl beyond the layer count
 // and --cpu-moe on a model without routed experts are UsageErrors; --device
 // cuda without a usable GPU, or a plan that does not fit its memory (naming

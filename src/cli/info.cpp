@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "backend/device.h"
-
 #include "cli/command.h"
 #include "cli/human.h"
 #include "cli/session_flags.h"
@@ -115,7 +114,8 @@ void print_gpu_plan(const ModelInfo& info, const MemoryPlan& plan) {
              human_bytes(g.gpu_free_bytes));
   line("layers on the GPU", fmt::format("{} of {}{}", plan.gpu_layers, info.n_layer,
                                         plan.gpu_layers < info.n_layer ? " (the rest multiplied on the CPU)" : ""));
-  if (info.n_expert > 0) line("routed experts", g.cpu_moe ? "host memory, run on the CPU (--cpu-moe)" : "GPU (where their layer is)");
+  if (info.n_expert > 0)
+    line("routed experts", g.cpu_moe ? "host memory, run on the CPU (--cpu-moe)" : "GPU (where their layer is)");
   line("weights on the GPU", human_bytes(plan.gpu_weight_bytes));
   line("weights in host memory", human_bytes(plan.host_weight_bytes));
   line("KV cache", human_bytes(plan.kv_bytes) + " (GPU)");
@@ -197,28 +197,18 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const InfoOptions
 }
 
 // --device cuda: the placement to plan, against --gpu-mem or the visible GPU.
-GpuPlacement gpu_placement(const ModelInfo& info, const InfoOptions& o) {
-  GpuPlacement g;
+GpuPlacement planned_placement(const ModelInfo& info, const InfoOptions& o) {
   if (o.device.device != "cuda") {
     if (!o.gpu_mem.empty() || o.device.n_gpu_layers >= 0 || o.device.cpu_moe)
       throw UsageError("--gpu-mem, -ngl and --cpu-moe plan a GPU run: add --device cuda");
-    return g;
+    return {};
   }
   check_placement_flags(info, o.device);
-  g.enabled = true;
-  g.n_gpu_layers = o.device.n_gpu_layers;
-  g.cpu_moe = o.device.cpu_moe;
-  if (!o.gpu_mem.empty()) {
-    g.gpu_free_bytes = parse_size_arg("--gpu-mem", o.gpu_mem);
-  } else {
-    std::string why;
-    if (backend::cuda_device_count(&why) == 0)
-      throw std::runtime_error("--device cuda: " + why + " (give --gpu-mem SIZE to plan for a GPU that is not here)");
-    const backend::GpuMemory m = backend::cuda_memory();
-    g.gpu_free_bytes = m.free;
-    g.gpu_name = m.name;
-  }
-  return g;
+  if (!o.gpu_mem.empty()) return gpu_placement(o.device, parse_size_arg("--gpu-mem", o.gpu_mem));
+  std::string why;
+  if (backend::cuda_device_count(&why) == 0)
+    throw std::runtime_error("--device cuda: " + why + " (give --gpu-mem SIZE to plan for a GPU that is not here)");
+  return gpu_placement(o.device);
 }
 
 }  // namespace
@@ -240,7 +230,7 @@ void add_info_command(CLI::App& app) {
     const std::string path = opt->model.empty() ? default_model_path() : opt->model;
     const ModelInfo info = inspect_model(path);
     const uint64_t ctx = opt->ctx.empty() ? default_ctx(info.context_length) : parse_size_arg("--ctx", opt->ctx);
-    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type, opt->batch, gpu_placement(info, *opt));
+    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type, opt->batch, planned_placement(info, *opt));
     if (opt->json) fmt::print("{}\n", to_json(info, plan, opt->tensors, opt->metadata).dump(2));
     else print_text(info, plan, *opt);
     std::fflush(stdout);
