@@ -87,9 +87,22 @@ struct GpuPlacement {
   std::string gpu_name;
 };
 
+// The KV cache's element types for K and V, by the names -ctk / -ctv take
+// ("f16", "q8_0", ...: backend/kv_layout.h's table). One name sets both.
+struct KvCacheTypes {
+  std::string k = "f16";
+  std::string v = "f16";
+  KvCacheTypes() = default;
+  KvCacheTypes(std::string both) : k(both), v(std::move(both)) {}  // NOLINT(google-explicit-constructor)
+  KvCacheTypes(const char* both) : KvCacheTypes(std::string(both)) {}  // NOLINT(google-explicit-constructor)
+  KvCacheTypes(std::string k_type, std::string v_type) : k(std::move(k_type)), v(std::move(v_type)) {}
+  // "f16", or "q8_0/q4_0" when K and V differ.
+  std::string name() const { return k == v ? k : k + "/" + v; }
+};
+
 struct MemoryPlan {
   uint64_t ctx = 0;
-  std::string kv_type;              // "f16" or "f32"
+  KvCacheTypes kv_type;
   uint32_t kv_block = 256;          // positions per KV page
   uint64_t weight_bytes = 0;        // resident weights (read or mapped from the file)
   uint64_t kv_bytes = 0;            // all layers
@@ -111,8 +124,9 @@ struct MemoryPlan {
   bool fits_gpu() const { return gpu_total_bytes() <= gpu.gpu_free_bytes; }
 };
 
-// kv_type must be one of backend/kv_layout.h's names (std::invalid_argument otherwise).
-MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type = "f16", uint32_t batch = 512,
+// kv_type's names must be backend/kv_layout.h's, and fit the head dimensions
+// (std::invalid_argument otherwise).
+MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const KvCacheTypes& kv_type = {}, uint32_t batch = 512,
                        const GpuPlacement& gpu = {});
 
 // One line saying why a GPU plan does not fit and what would: the bytes

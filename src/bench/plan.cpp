@@ -14,10 +14,14 @@ std::vector<TestCase> make_plan(const BenchParams& p) {
   std::vector<TestCase> plan;
   for (int64_t t : p.threads)
     for (size_t ib = 0; ib < p.batches.size(); ++ib)
+      for (const std::string& tk : p.types_k)
+        for (const std::string& tv : p.types_v)
       for (int64_t d : p.depths) {
         TestCase base;
         base.threads = static_cast<int>(t);
         base.batch = p.batches[ib];
+        base.type_k = tk;
+        base.type_v = tv;
         base.depth = d;
         for (int64_t n : p.prompts) {
           if (n <= 0) continue;

@@ -14,6 +14,8 @@ struct BenchParams {
   std::vector<int64_t> prompts = {512};  // 0: no pp test
   std::vector<int64_t> gens = {128};     // 0: no tg test
   std::vector<int64_t> depths = {0};     // tokens in the cache before the measurement
+  std::vector<std::string> types_k = {"f16"};  // KV cache element types (-ctk / -ctv)
+  std::vector<std::string> types_v = {"f16"};
   int repetitions = 5;
 };
 
@@ -25,6 +27,7 @@ struct TestCase {
   int64_t depth = 0;
   int threads = 1;
   int64_t batch = 512;   // tg evals one token at a time: batch only fills the depth
+  std::string type_k = "f16", type_v = "f16";
 
   // "pp512", "tg128", "pp512 @ d1024", as llama-bench names them.
   std::string name() const;
@@ -34,7 +37,8 @@ struct TestCase {
   int64_t n_ctx() const { return depth + n_tokens; }
 };
 
-// Every combination, threads outermost, then batch, depth, pp tests, tg tests.
+// Every combination, threads outermost, then batch, K type, V type, depth,
+// pp tests, tg tests.
 // A tg test does not depend on the batch size, so it appears once per
 // (threads, depth), with the first batch size, instead of once per batch size.
 std::vector<TestCase> make_plan(const BenchParams& p);

@@ -78,7 +78,8 @@ std::string tests_markdown(const Report& rep) {
   const bool any_tg = std::any_of(rep.tests.begin(), rep.tests.end(),
                                   [](const TestResult& r) { return r.test.kind == TestKind::Generate; });
   Column model{"model", false}, type{"type", false}, size{"size"}, params{"params (total / active)"},
-      backend{"backend", false}, threads{"threads"}, batch{"n_batch"}, test{"test"}, ts{"t/s"},
+      backend{"backend", false}, threads{"threads"}, batch{"n_batch"}, type_k{"type_k", false},
+      type_v{"type_v", false}, test{"test"}, ts{"t/s"},
       bpt{"weights/token"}, gbps{"GB/s"}, pct{"% mem-bw"};
   for (const TestResult& r : rep.tests) {
     model.cells.push_back(m.name);
@@ -88,6 +89,8 @@ std::string tests_markdown(const Report& rep) {
     backend.cells.push_back(rep.backend);
     threads.cells.push_back(std::to_string(r.test.threads));
     batch.cells.push_back(std::to_string(r.test.batch));
+    type_k.cells.push_back(r.test.type_k);
+    type_v.cells.push_back(r.test.type_v);
     test.cells.push_back(r.test.name());
     ts.cells.push_back(fmt::format("{:.2f} ± {:.2f}", r.ts.mean, r.ts.sd));
     const bool tg = r.test.kind == TestKind::Generate;
@@ -98,6 +101,10 @@ std::string tests_markdown(const Report& rep) {
   }
   std::vector<Column> cols = {model, type, size, params, backend, threads};
   if (rep.show_batch) cols.push_back(batch);
+  // As llama-bench: the KV type columns only when some row is not f16.
+  const bool kv_types = std::any_of(rep.tests.begin(), rep.tests.end(),
+                                    [](const TestResult& r) { return r.test.type_k != "f16" || r.test.type_v != "f16"; });
+  if (kv_types) cols.insert(cols.end(), {type_k, type_v});
   cols.insert(cols.end(), {test, ts});
   if (any_tg) cols.insert(cols.end(), {bpt, gbps});
   if (any_tg && !rep.mem_bw.empty()) cols.push_back(pct);
@@ -121,6 +128,8 @@ json test_json(const Report& rep, const TestResult& r) {
             {"backend", rep.backend},
             {"n_threads", r.test.threads},
             {"n_batch", r.test.batch},
+            {"type_k", r.test.type_k},
+            {"type_v", r.test.type_v},
             {"n_prompt", tg ? 0 : r.test.n_tokens},
             {"n_gen", tg ? r.test.n_tokens : 0},
             {"n_depth", r.test.depth},

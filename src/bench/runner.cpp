@@ -22,6 +22,7 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   so.n_batch = static_cast<uint32_t>(test.batch);
   so.n_threads = test.threads;
   so.quantize_activations = !opts.exact;
+  so.kv_type = {*backend::parse_kv_type(test.type_k), *backend::parse_kv_type(test.type_v)};
   engine::Session session(model, so);
   std::optional<ExpertStats> stats;
   if (opts.expert_stats) stats.emplace(model.hparams());

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -43,6 +44,7 @@ struct BenchOptions {
   std::string threads;  // default: OpenMP's thread count (all cores)
   std::string batches = "512";
   std::string depths = "0";
+  std::string types_k = "f16", types_v = "f16";
   int repetitions = 5;
   std::string output = "md";
   bool mem_bw = false;
@@ -61,6 +63,22 @@ std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, 
   }
 }
 
+// A comma-separated list of KV cache types.
+std::vector<std::string> type_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
+  const std::vector<std::string> names = kv_type_names();
+  size_t at = 0;
+  while (true) {
+    const size_t comma = text.find(',', at);
+    const std::string t = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (std::find(names.begin(), names.end(), t) == names.end())
+      throw UsageError(fmt::format("{}: '{}' is not a KV cache type ({})", flag, t, fmt::join(names, ", ")));
+    out.push_back(t);
+    if (comma == std::string::npos) return out;
+    at = comma + 1;
+  }
+}
+
 bench::BenchParams parse_params(const BenchOptions& o) {
   constexpr int64_t kMaxTokens = int64_t{1} << 24;
   bench::BenchParams p;
@@ -69,6 +87,8 @@ bench::BenchParams parse_params(const BenchOptions& o) {
   p.prompts = list_arg("-p", o.prompts, 0, kMaxTokens);
   p.gens = list_arg("-n", o.gens, 0, kMaxTokens);
   p.depths = list_arg("-d", o.depths, 0, kMaxTokens);
+  p.types_k = type_list("-ctk", o.types_k);
+  p.types_v = type_list("-ctv", o.types_v);
   p.repetitions = o.repetitions;
   return p;
 }
@@ -126,6 +146,7 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     for (const bench::TestCase& t : plan) {
       shape.ctx = std::max<uint64_t>(shape.ctx, static_cast<uint64_t>(t.n_ctx()));
       shape.batch = std::max<uint32_t>(shape.batch, static_cast<uint32_t>(t.batch));
+      shape.kv_type = {t.type_k, t.type_v};
     }
     model = load_model(path, *gguf::parse_load_mode(o.load), o.device, shape);
     rep.model = summarize_model(info);
@@ -182,6 +203,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-b,--batch-size", o->batches, "prompt tokens per forward pass, comma-separated")->capture_default_str();
   cmd->add_option("-d,--n-depth", o->depths, "tokens already in the cache before each test, comma-separated")
       ->capture_default_str();
+  cmd->add_option("--cache-type-k", o->types_k, "-ctk: KV cache types for K, comma-separated (f32, f16, bf16, q8_0, q4_0)")
+      ->capture_default_str();
+  cmd->add_option("--cache-type-v", o->types_v, "-ctv: KV cache types for V, comma-separated")->capture_default_str();
   cmd->add_option("-r,--repetitions", o->repetitions, "measured runs per test (after one warm-up run)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

@@ -68,12 +68,22 @@ std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, 
   return Model::load(path, lo);
 }
 
+namespace {
+
+// llama.cpp's single-dash long flags and scout's names for them.
+constexpr std::pair<std::string_view, std::string_view> kFlagAliases[] = {
+    {"-ngl", "--n-gpu-layers"}, {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+
+}  // namespace
+
 std::vector<std::string> expand_flag_aliases(int argc, char** argv) {
   std::vector<std::string> out;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "-ngl") a = "--n-gpu-layers";
-    else if (a.starts_with("-ngl=")) a = "--n-gpu-layers=" + a.substr(5);
+    for (const auto& [alias, name] : kFlagAliases) {
+      if (a == alias) a = name;
+      else if (a.starts_with(std::string(alias) + "=")) a = std::string(name) + a.substr(alias.size());
+    }
     out.push_back(std::move(a));
   }
   return out;

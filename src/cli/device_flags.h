@@ -28,7 +28,7 @@ void add_device_flags(CLI::App* cmd, DeviceFlags& f);
 // What the run will hold beside the weights, for the GPU memory check.
 struct RunShape {
   uint64_t ctx = 0;  // 0: the default (session_flags.h default_ctx)
-  std::string kv_type = "f16";
+  KvCacheTypes kv_type;
   uint32_t batch = 512;
 };
 
@@ -49,7 +49,7 @@ GpuPlacement gpu_placement(const DeviceFlags& f, uint64_t free_bytes = 0);
 std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, const DeviceFlags& f,
                                   const RunShape& shape);
 
-// llama.cpp's single-dash long flags (-ngl N) as scout's long ones, so the
+// llama.cpp's single-dash long flags (-ngl N, -ctk T, -ctv T) as scout's long ones, so the
 // command lines users know work; argv otherwise unchanged.
 std::vector<std::string> expand_flag_aliases(int argc, char** argv);
 

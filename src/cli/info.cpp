@@ -20,7 +20,7 @@ namespace {
 struct InfoOptions {
   std::string model;
   std::string ctx;
-  std::string kv_type = "f16";
+  KvTypeFlags kv_type;
   uint32_t batch = 512;
   DeviceFlags device;
   std::string gpu_mem;  // plan against this much GPU memory instead of the visible GPU's
@@ -79,7 +79,7 @@ nlohmann::json to_json(const ModelInfo& info, const MemoryPlan& plan, bool with_
   for (const auto& [type, n] : info.tensors_per_type) types[type] = n;
   j["params"] = {{"total", info.total_params}, {"total_bytes", info.total_bytes}, {"active", info.active_params},
                  {"active_bytes", info.active_bytes}, {"groups", groups}, {"tensors_per_type", types}};
-  j["memory"] = {{"ctx", plan.ctx}, {"kv_type", plan.kv_type}, {"kv_block", plan.kv_block},
+  j["memory"] = {{"ctx", plan.ctx}, {"kv_type", plan.kv_type.name()}, {"kv_type_k", plan.kv_type.k}, {"kv_type_v", plan.kv_type.v}, {"kv_block", plan.kv_block},
                  {"weights_bytes", plan.weight_bytes}, {"kv_bytes", plan.kv_bytes},
                  {"kv_bytes_chunked_layers", plan.kv_bytes_chunked}, {"kv_bytes_global_layers", plan.kv_bytes_global},
                  {"chunked_layers", plan.n_chunked_layers}, {"global_layers", plan.n_global_layers},
@@ -176,7 +176,7 @@ void print_text(const ModelInfo& info, const MemoryPlan& plan, const InfoOptions
   for (const auto& [type, n] : info.tensors_per_type) types.push_back(fmt::format("{} {}", n, type));
   line("tensors by type", fmt::format("{}", fmt::join(types, ", ")));
 
-  fmt::print("\nmemory at ctx {} (KV {} in pages of {}, batch {}):\n", plan.ctx, plan.kv_type, plan.kv_block, plan.batch);
+  fmt::print("\nmemory at ctx {} (KV {} in pages of {}, batch {}):\n", plan.ctx, plan.kv_type.name(), plan.kv_block, plan.batch);
   line("weights (mapped)", human_bytes(plan.weight_bytes));
   line("KV cache", human_bytes(plan.kv_bytes));
   line("  chunked layers", fmt::format("{} ({} layers, at most one chunk each)", human_bytes(plan.kv_bytes_chunked), plan.n_chunked_layers));
@@ -218,7 +218,7 @@ void add_info_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model: hyper-parameters, layer kinds, tokenizer, parameter counts, memory plan");
   cmd->add_option("-m,--model", opt->model, "GGUF file (default: the embedded default model)");
   cmd->add_option("-c,--ctx", opt->ctx, "context length for the memory plan: 8192, 128K, 1M, 10M (default: the model's, at most 8192)");
-  add_kv_type_flag(cmd, opt->kv_type);
+  add_kv_type_flags(cmd, opt->kv_type);
   cmd->add_option("-b,--batch-size", opt->batch, "prompt batch size for the scratch estimate")->check(CLI::Range(1u, 1u << 20));
   cmd->add_flag("--tensors", opt->tensors, "list every tensor: name, type, shape, bytes");
   cmd->add_flag("--metadata", opt->metadata, "list every metadata key");
@@ -230,7 +230,7 @@ void add_info_command(CLI::App& app) {
     const std::string path = opt->model.empty() ? default_model_path() : opt->model;
     const ModelInfo info = inspect_model(path);
     const uint64_t ctx = opt->ctx.empty() ? default_ctx(info.context_length) : parse_size_arg("--ctx", opt->ctx);
-    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type, opt->batch, planned_placement(info, *opt));
+    const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type.types(), opt->batch, planned_placement(info, *opt));
     if (opt->json) fmt::print("{}\n", to_json(info, plan, opt->tensors, opt->metadata).dump(2));
     else print_text(info, plan, *opt);
     std::fflush(stdout);

@@ -38,6 +38,7 @@ struct PerplexityOptions {
   uint32_t batch = 512;
   int threads = 0;
   bool exact = false;
+  KvTypeFlags kv_type;
   std::string load = "auto";
   DeviceFlags device;
   size_t chunks = 0;
@@ -60,6 +61,7 @@ Loaded load(const PerplexityOptions& o) {
   RunShape shape;
   shape.ctx = o.ctx;
   shape.batch = o.batch;
+  shape.kv_type = o.kv_type.types();
   l.model = load_model(l.path, *gguf::parse_load_mode(o.load), o.device, shape);
   l.tok = tokenizer::Tokenizer::from_gguf(l.model->file());
   l.n_vocab = l.model->hparams().n_vocab;
@@ -75,6 +77,7 @@ std::unique_ptr<engine::Session> make_session(const Loaded& l, const PerplexityO
   so.n_batch = o.batch;
   so.n_threads = o.threads;
   so.quantize_activations = !o.exact;
+  so.kv_type = o.kv_type.kv_types();
   return std::make_unique<engine::Session>(*l.model, so);
 }
 
@@ -262,6 +265,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("-b,--batch-size", o->batch, "tokens per forward pass")->check(CLI::Range(1u, 65536u));
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_flag("--exact", o->exact, "multiply quantized weights in f32 (no 8-bit activation rounding)");
+  add_kv_type_flags(cmd, o->kv_type);
   add_load_flag(cmd, o->load);
   add_device_flags(cmd, o->device);
   cmd->add_option("--chunks", o->chunks, "score at most this many windows; 0: all");

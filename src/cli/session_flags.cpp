@@ -1,5 +1,8 @@
 #include "cli/session_flags.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -21,7 +24,7 @@ engine::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
   so.n_ctx = ctx_flag(ctx, model_ctx);
   so.n_batch = batch;
   so.n_threads = threads;
-  so.kv_type = *backend::parse_kv_type(kv_type);
+  so.kv_type = kv_type.kv_types();
   so.quantize_activations = !exact;
   return so;
 }
@@ -29,7 +32,7 @@ engine::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
 std::unique_ptr<Model> SessionFlags::load_model(const std::string& path) const {
   RunShape shape;
   shape.ctx = ctx.empty() ? 0 : ctx_flag(ctx, 0);
-  shape.kv_type = kv_type;
+  shape.kv_type = kv_type.types();
   shape.batch = batch;
   return cli::load_model(path, load_mode(), device, shape);
 }
@@ -38,7 +41,7 @@ void add_session_flags(CLI::App* cmd, SessionFlags& f) {
   cmd->add_option("-t,--threads", f.threads, "CPU threads (default: all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("-c,--ctx-size", f.ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
   cmd->add_option("-b,--batch-size", f.batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
-  add_kv_type_flag(cmd, f.kv_type);
+  add_kv_type_flags(cmd, f.kv_type);
   cmd->add_flag("--exact", f.exact,
                 "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
                 "no activation rounding");
@@ -54,9 +57,24 @@ void add_load_flag(CLI::App* cmd, std::string& mode) {
       ->capture_default_str();
 }
 
-void add_kv_type_flag(CLI::App* cmd, std::string& kv_type) {
-  const std::vector<std::string> names(std::begin(backend::kKvTypeNames), std::end(backend::kKvTypeNames));
-  cmd->add_option("--kv-type", kv_type, "KV cache element type")->check(CLI::IsMember(names))->capture_default_str();
+backend::KvTypes KvTypeFlags::kv_types() const {
+  const KvCacheTypes t = types();
+  return {*backend::parse_kv_type(t.k), *backend::parse_kv_type(t.v)};
+}
+
+std::vector<std::string> kv_type_names() {
+  std::vector<std::string> names;
+  for (const backend::KvTypeTraits& t : backend::kKvTypes) names.emplace_back(t.name);
+  return names;
+}
+
+void add_kv_type_flags(CLI::App* cmd, KvTypeFlags& f) {
+  const std::vector<std::string> names = kv_type_names();
+  const std::string list = fmt::format("{}", fmt::join(names, ", "));
+  cmd->add_option("--cache-type-k", f.k, "-ctk T: KV cache type for K: " + list + " (default: --kv-type's)")
+      ->check(CLI::IsMember(names));
+  cmd->add_option("--cache-type-v", f.v, "-ctv T: KV cache type for V (default: --kv-type's)")->check(CLI::IsMember(names));
+  cmd->add_option("--kv-type", f.both, "KV cache type for both K and V")->check(CLI::IsMember(names))->capture_default_str();
 }
 
 }  // namespace scout::cli

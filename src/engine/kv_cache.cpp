@@ -8,7 +8,7 @@ namespace scout::engine {
 
 backend::KvLayout KvCacheConfig::layout() const {
   backend::KvLayout l;
-  l.type = type;
+  l.types = types;
   l.block_size = block_size;
   l.n_head_kv = static_cast<int>(n_head_kv);
   l.head_dim_k = static_cast<int>(head_dim_k);
@@ -20,6 +20,7 @@ KvCache::KvCache(KvCacheConfig cfg, backend::Backend& be) : cfg_(std::move(cfg))
   if (cfg_.layer_chunk.empty()) cfg_.layer_chunk.assign(cfg_.n_layer, 0);
   if (cfg_.layer_chunk.size() != cfg_.n_layer) throw std::invalid_argument("KvCache: layer_chunk must have one entry per layer");
   if (cfg_.block_size == 0 || cfg_.n_seq == 0) throw std::invalid_argument("KvCache: block_size and n_seq must be non-zero");
+  if (const std::string why = cfg_.layout().problem(); !why.empty()) throw std::invalid_argument(why);
   pool_ = be.make_kv_pool(cfg_.layout());
   tables_.resize(static_cast<size_t>(cfg_.n_layer) * cfg_.n_seq);
   seq_len_.assign(cfg_.n_seq, 0);

@@ -18,6 +18,7 @@
 namespace scout::engine {
 
 using backend::KvType;
+using backend::KvTypes;
 
 struct KvCacheConfig {
   uint32_t n_layer = 0;
@@ -25,7 +26,7 @@ struct KvCacheConfig {
   uint32_t head_dim_k = 0;
   uint32_t head_dim_v = 0;
   std::vector<uint32_t> layer_chunk;  // per layer: chunk size, 0 = global (keeps everything)
-  KvType type = KvType::F16;
+  KvTypes types;  // K and V element types
   uint32_t block_size = 256;
   uint32_t n_seq = 1;
 

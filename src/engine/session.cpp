@@ -11,7 +11,7 @@ namespace scout::engine {
 
 using backend::DType;
 
-KvCacheConfig kv_config(const Model& model, KvType type, uint32_t n_seq) {
+KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq) {
   const Hparams& hp = model.hparams();
   KvCacheConfig c;
   c.n_layer = hp.n_layer;
@@ -19,7 +19,7 @@ KvCacheConfig kv_config(const Model& model, KvType type, uint32_t n_seq) {
   c.head_dim_k = hp.head_dim_k;
   c.head_dim_v = hp.head_dim_v;
   c.layer_chunk = model.layer_chunks();
-  c.type = type;
+  c.types = types;
   c.n_seq = n_seq;
   return c;
 }

@@ -178,16 +178,24 @@ constexpr uint64_t kGpuReserveBytes = uint64_t{768} << 20;
 
 }  // namespace
 
-MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const std::string& kv_type, uint32_t batch,
+MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const KvCacheTypes& kv_type, uint32_t batch,
                        const GpuPlacement& gpu) {
-  const auto type = backend::parse_kv_type(kv_type);
-  if (!type) throw std::invalid_argument(fmt::format("unknown KV cache type '{}'", kv_type));
+  backend::KvLayout layout;
+  for (const auto& [name, type] : {std::pair{&kv_type.k, &layout.types.k}, std::pair{&kv_type.v, &layout.types.v}}) {
+    const auto t = backend::parse_kv_type(*name);
+    if (!t) throw std::invalid_argument(fmt::format("unknown KV cache type '{}'", *name));
+    *type = *t;
+  }
+  layout.n_head_kv = static_cast<int>(info.n_head_kv);
+  layout.head_dim_k = static_cast<int>(info.head_dim_k);
+  layout.head_dim_v = static_cast<int>(info.head_dim_v);
+  if (const std::string why = layout.problem(); !why.empty()) throw std::invalid_argument(why);
   MemoryPlan plan;
   plan.ctx = ctx;
   plan.kv_type = kv_type;
   plan.batch = batch;
   plan.weight_bytes = info.total_bytes;
-  const uint64_t per_position = uint64_t{info.n_head_kv} * (info.head_dim_k + info.head_dim_v) * backend::kv_type_size(*type);
+  const uint64_t per_position = layout.bytes_per_position();
   auto paged = [&](uint64_t positions) { return (positions + plan.kv_block - 1) / plan.kv_block * plan.kv_block; };
   for (const LayerKind& layer : info.layers) {
     if (layer.chunked) {

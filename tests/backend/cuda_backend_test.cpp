@@ -405,7 +405,7 @@ TEST(CudaAttention, MatchesCpuOverMultiSequencePasses) {
       c.head_dim_k = static_cast<uint32_t>(sh.dk);
       c.head_dim_v = static_cast<uint32_t>(sh.dv);
       c.layer_chunk = {24, 0};
-      c.type = type;
+      c.types = type;
       c.block_size = 16;
       c.n_seq = 3;
       engine::KvCache gkv(c, *gpu), ckv(c, *cpu);

@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_kv.h"
+#include "tensor/dequant.h"
+#include "tensor/quant.h"
 
 namespace scout::engine {
 namespace {
@@ -48,13 +50,31 @@ KvCacheConfig scout_like(KvType type) {
   c.n_head_kv = 8;
   c.head_dim_k = c.head_dim_v = 128;
   c.layer_chunk = {8192, 8192, 8192, 0};
-  c.type = type;
+  c.types = type;
   return c;
 }
 
 TEST(KvCache, BlockBytes) {
   EXPECT_EQ(KvCache(scout_like(KvType::F16), cpu()).block_bytes(), 256u * 8 * 256 * 2);  // 1 MiB
   EXPECT_EQ(KvCache(scout_like(KvType::F32), cpu()).block_bytes(), 256u * 8 * 256 * 4);
+  EXPECT_EQ(KvCache(scout_like(KvType::BF16), cpu()).block_bytes(), 256u * 8 * 256 * 2);
+  // Per position and kv head: 4 blocks of 32 for K and for V.
+  EXPECT_EQ(KvCache(scout_like(KvType::Q8_0), cpu()).block_bytes(), 256u * 8 * 2 * 4 * 34);
+  EXPECT_EQ(KvCache(scout_like(KvType::Q4_0), cpu()).block_bytes(), 256u * 8 * 2 * 4 * 18);
+  KvCacheConfig mixed = scout_like(KvType::Q8_0);
+  mixed.types.v = KvType::Q4_0;
+  EXPECT_EQ(KvCache(mixed, cpu()).block_bytes(), 256u * 8 * 4 * (34 + 18));
+}
+
+TEST(KvCache, QuantizedTypesNeedWholeBlocks) {
+  KvCacheConfig c = scout_like(KvType::Q8_0);
+  c.head_dim_k = c.head_dim_v = 48;
+  try {
+    KvCache kv(c, cpu());
+    FAIL() << "a q8_0 cache of head dimension 48 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
+  }
 }
 
 TEST(KvCache, OnlyGlobalLayersGrowWithContext) {
@@ -104,22 +124,36 @@ float read(const KvCache& kv, uint32_t layer, uint32_t seq, bool key, int64_t po
   std::vector<const std::byte*> ptrs;
   const backend::cpu::KvLayerView v = backend::cpu::kv_view(pass, static_cast<int>(layer), 0, ptrs);
   const int64_t bs = v.layout.block_size, rel = pos - v.base_pos, b = rel / bs, slot = rel % bs;
-  // K is stored [dim][slot], V [slot][dim].
-  const int64_t index = key ? i * bs + slot : slot * v.layout.head_dim_v + i;
-  const std::byte* base = (key ? v.k_block(b, head) : v.v_block(b, head)) + index * v.layout.elem();
-  if (v.layout.type == KvType::F32) return *reinterpret_cast<const float*>(base);
-  return static_cast<float>(*reinterpret_cast<const _Float16*>(base));
+  // K of a float type is stored [dim][slot]; quantized K and every V [slot][row].
+  const backend::KvLayout& L = v.layout;
+  if (key && L.k_transposed()) {
+    float x;
+    backend::cpu::kv_decode(L.types.k, v.k_block(b, head) + (i * bs + slot) * backend::kv_row_bytes(L.types.k, 1), &x, 1);
+    return x;
+  }
+  std::vector<float> row(static_cast<size_t>(key ? L.head_dim_k : L.head_dim_v));
+  backend::cpu::kv_decode(key ? L.types.k : L.types.v,
+                          key ? v.k_block(b, head) + slot * L.k_row_bytes() : v.v_block(b, head) + slot * L.v_row_bytes(),
+                          row.data(), static_cast<int64_t>(row.size()));
+  return row[static_cast<size_t>(i)];
 }
 
-TEST(KvCache, StoresExactlyInF32AndRoundedInF16) {
-  for (KvType type : {KvType::F32, KvType::F16}) {
+// x rounded as a float KV type stores it.
+float rounded(KvType type, float x) {
+  if (type == KvType::F16) return fp16_to_fp32(fp32_to_fp16(x));
+  if (type == KvType::BF16) return bf16_to_fp32(fp32_to_bf16(x));
+  return x;
+}
+
+TEST(KvCache, StoresExactlyInF32AndRoundedInF16AndBf16) {
+  for (KvType type : {KvType::F32, KvType::F16, KvType::BF16}) {
     KvCacheConfig c;
     c.n_layer = 2;
     c.n_head_kv = 2;
     c.head_dim_k = 4;
     c.head_dim_v = 3;
     c.layer_chunk = {5, 0};
-    c.type = type;
+    c.types = type;
     c.block_size = 4;  // small blocks: positions spread over several
     KvCache kv(c, cpu());
     auto k_of = [](int64_t p, int h, int i) { return 0.001f * static_cast<float>(p * 100 + h * 10 + i) + 1.0f / 3; };
@@ -140,10 +174,8 @@ TEST(KvCache, StoresExactlyInF32AndRoundedInF16) {
       EXPECT_EQ(held(kv, il, 0).n, 5);
       for (int64_t p = 0; p < 5; ++p)
         for (int h = 0; h < 2; ++h) {
-          const float want_k = type == KvType::F32 ? k_of(p, h, 1) : static_cast<float>(static_cast<_Float16>(k_of(p, h, 1)));
-          EXPECT_EQ(read(kv, il, 0, true, p, h, 1), want_k);
-          const float want_v = type == KvType::F32 ? v_of(p, h, 2) : static_cast<float>(static_cast<_Float16>(v_of(p, h, 2)));
-          EXPECT_EQ(read(kv, il, 0, false, p, h, 2), want_v);
+          EXPECT_EQ(read(kv, il, 0, true, p, h, 1), rounded(type, k_of(p, h, 1)));
+          EXPECT_EQ(read(kv, il, 0, false, p, h, 2), rounded(type, v_of(p, h, 2)));
         }
     }
     // Position 5 starts a new chunk: layer 0 drops 0-4, layer 1 keeps everything.
@@ -158,6 +190,51 @@ TEST(KvCache, StoresExactlyInF32AndRoundedInF16) {
     kv.describe(two, stale);  // rows at 4-5: layer 0 holds only 5
     backend::Buffer kb = cpu().alloc(backend::DType::F32, 2, 8), vb = cpu().alloc(backend::DType::F32, 2, 6);
     EXPECT_THROW(cpu().kv_write(stale, 0, kb.tensor(), vb.tensor()), std::logic_error);
+  }
+}
+
+// Quantized K and V hold each position's row as ggml's reference quantizer
+// writes it (so dequantizing gives what llama.cpp's cache would hold), in
+// every combination with a float type.
+TEST(KvCache, StoresQuantizedRowsAsGgml) {
+  const std::pair<KvType, KvType> combos[] = {{KvType::Q8_0, KvType::Q8_0}, {KvType::Q4_0, KvType::Q4_0},
+                                              {KvType::Q8_0, KvType::F16}, {KvType::F16, KvType::Q4_0}};
+  for (const auto& [tk, tv] : combos) {
+    KvCacheConfig c;
+    c.n_layer = 1;
+    c.n_head_kv = 2;
+    c.head_dim_k = 64;
+    c.head_dim_v = 32;
+    c.types = {tk, tv};
+    c.block_size = 4;
+    KvCache kv(c, cpu());
+    const int64_t n = 6;  // two blocks
+    kv.append(0, n);
+    std::vector<float> k(n * 2 * 64), v(n * 2 * 32);
+    for (size_t i = 0; i < k.size(); ++i) k[i] = std::sin(0.37f * static_cast<float>(i));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::cos(0.11f * static_cast<float>(i)) * 3.0f;
+    store(kv, 0, n, k.data(), v.data());
+    auto expect_row = [&](KvType t, const float* src, int dim, bool key, int64_t p, int h) {
+      std::vector<float> want(static_cast<size_t>(dim));
+      if (backend::kv_quantized(t)) {
+        const TensorType tt = t == KvType::Q8_0 ? TensorType::Q8_0 : TensorType::Q4_0;
+        std::vector<uint8_t> q(backend::kv_row_bytes(t, dim));
+        quantize_row(tt, src, q.data(), dim);
+        dequantize_row(tt, q.data(), want.data(), dim);
+      } else {
+        for (int i = 0; i < dim; ++i) want[static_cast<size_t>(i)] = rounded(t, src[i]);
+      }
+      for (int i = 0; i < dim; ++i) {
+        EXPECT_EQ(read(kv, 0, 0, key, p, h, i), want[static_cast<size_t>(i)])
+            << backend::kv_type_name(t) << (key ? " K" : " V") << " pos " << p << " head " << h << " dim " << i;
+        EXPECT_NEAR(want[static_cast<size_t>(i)], src[i], t == KvType::Q4_0 ? 0.5f : 0.05f);
+      }
+    };
+    for (int64_t p = 0; p < n; ++p)
+      for (int h = 0; h < 2; ++h) {
+        expect_row(tk, k.data() + (p * 2 + h) * 64, 64, true, p, h);
+        expect_row(tv, v.data() + (p * 2 + h) * 32, 32, false, p, h);
+      }
   }
 }
 
@@ -184,7 +261,7 @@ TEST(KvCache, SequencesAreClearedAndReusedIndependently) {
   c.n_head_kv = 1;
   c.head_dim_k = c.head_dim_v = 2;
   c.layer_chunk = {5, 0};
-  c.type = KvType::F32;
+  c.types = KvType::F32;
   c.block_size = 4;
   c.n_seq = 3;
   KvCache kv(c, cpu());

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/device.h"
 #include "backend/kv_layout.h"
+#include "engine/kv_cache.h"
 #include "gguf/reader.h"
 #include "gguf/writer.h"
 #include "models/model.h"
@@ -76,14 +78,29 @@ TEST(ModelInfoAgrees, ScratchIsTheEnginesActivations) {
   EXPECT_EQ(bytes, 300 * Activations::bytes_per_row(hp));
 }
 
-// Only the cache's own KV types are planned; anything else is refused, on the command line too.
+// Every type the cache holds is planned with the cache's own block bytes;
+// anything else is refused, on the command line too.
 TEST(ModelInfoAgrees, KvTypesAreTheCaches) {
   const ModelInfo info = inspect_model(test::default_model_path());
-  for (const std::string_view t : backend::kKvTypeNames) EXPECT_NO_THROW(plan_memory(info, 4096, std::string(t)));
-  EXPECT_THROW(plan_memory(info, 4096, "q8_0"), std::invalid_argument);
-  const test::CommandResult r = test::run_scout({"info", "--kv-type", "q8_0"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("--kv-type"), std::string::npos) << r.err;
+  for (const backend::KvTypeTraits& tk : backend::kKvTypes)
+    for (const backend::KvTypeTraits& tv : backend::kKvTypes) {
+      const MemoryPlan plan = plan_memory(info, 1000, {std::string(tk.name), std::string(tv.name)});
+      engine::KvCacheConfig c;
+      c.n_layer = 1;
+      c.n_head_kv = info.n_head_kv;
+      c.head_dim_k = info.head_dim_k;
+      c.head_dim_v = info.head_dim_v;
+      c.types = {tk.type, tv.type};
+      const size_t block = engine::KvCache(c, *backend::shared_backend(backend::Device::Cpu)).block_bytes();
+      // 1000 positions take 4 pages of 256 in each global layer.
+      EXPECT_EQ(plan.kv_bytes_global, uint64_t{plan.n_global_layers} * 4 * block) << tk.name << "/" << tv.name;
+    }
+  EXPECT_THROW(plan_memory(info, 4096, "q5_1"), std::invalid_argument);
+  for (const char* flag : {"--kv-type", "-ctk", "-ctv"}) {
+    const test::CommandResult r = test::run_scout({"info", flag, "q5_1"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("q5_1"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

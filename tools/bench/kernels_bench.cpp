@@ -2,16 +2,23 @@
 // thread: quantized GEMV (one activation row, how generation runs) and the
 // 4-row form prompt batches use, per weight type and SIMD level, on a matrix
 // that fits the L2 cache and one that has to come from DRAM. Reports weight
-// bytes/s (compare with `scout bench --mem-bw`) and multiply-adds/s.
+// bytes/s (compare with `scout bench --mem-bw`) and multiply-adds/s. And the
+// CPU backend's attention over the paged KV cache per KV type, for a prompt
+// batch and one decode step at depth, on all threads (flop/s).
 //   build/tools/scout_kernel_bench --benchmark_filter=q4_K
+//   build/tools/scout_kernel_bench --benchmark_filter=attention/.*f16
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "backend/cpu/cpu_attention.h"
+#include "backend/cpu/cpu_kv.h"
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/quant_gemm.h"
@@ -108,6 +115,55 @@ void BM_QuantizeActivations(benchmark::State& state, ActFormat f) {
   state.SetBytesProcessed(state.iterations() * n * 4);
 }
 
+// Attention of n_q queries after `depth` cached positions (one global layer
+// of 16 heads over 4 kv heads of head_dim, or a chunked one), all threads.
+void BM_Attention(benchmark::State& state, scout::backend::KvType type, int head_dim, int64_t depth, int64_t n_q,
+                  int64_t chunk) {
+  using namespace scout::backend;
+  KvLayout layout;
+  layout.types = type;
+  layout.n_head_kv = 4;
+  layout.head_dim_k = layout.head_dim_v = head_dim;
+  cpu::CpuKvPool pool(layout);
+  const int64_t n_pos = depth + n_q;
+  const auto n_blocks = static_cast<int32_t>((n_pos + layout.block_size - 1) / layout.block_size);
+  pool.reserve(n_blocks);
+  KvPass pass;
+  pass.pool = &pool;
+  pass.n_layer = 1;
+  pass.segs = {{0, n_pos, 0}};
+  pass.tables = {{0, n_pos, 0, n_blocks}};
+  for (int32_t b = 0; b < n_blocks; ++b) pass.block_ids.push_back(b);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> kv(static_cast<size_t>(n_pos * 4 * head_dim));
+  for (float& x : kv) x = dist(rng);
+  cpu::kv_store(pass, 0, 0, kv.data(), kv.data());
+  AttentionParams p;
+  p.n_head = 16;
+  p.n_head_kv = 4;
+  p.head_dim_k = p.head_dim_v = head_dim;
+  p.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  p.chunk_size = chunk;
+  std::vector<float> q(static_cast<size_t>(n_q * 16 * head_dim)), out(q.size());
+  for (float& x : q) x = dist(rng);
+  std::vector<int32_t> pos(static_cast<size_t>(n_q));
+  double pairs = 0;
+  for (int64_t i = 0; i < n_q; ++i) {
+    pos[i] = static_cast<int32_t>(depth + i);
+    pairs += static_cast<double>(pos[i] - p.first_visible(pos[i]) + 1);
+  }
+  pass.segs = {{0, n_q, depth}};
+  std::vector<const std::byte*> ptrs;
+  const cpu::KvLayerView view = cpu::kv_view(pass, 0, 0, ptrs);
+  for (auto _ : state) {
+    cpu::cpu_attention(q.data(), pos.data(), n_q, view, p, out.data(), omp_get_max_threads());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["flop/s"] = benchmark::Counter(pairs * 16 * 2 * (2.0 * head_dim) * state.iterations(),
+                                                benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   const TensorType types[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K,
                               TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K, TensorType::IQ4_XS};
@@ -126,6 +182,15 @@ void register_all() {
     const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/avx512/rows:256/act:16";
     benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemm, t, int64_t{256});
   }
+  for (const auto& t : scout::backend::kKvTypes)
+    for (const int dim : {128, 32})
+      for (const auto& [depth, n_q, what] : {std::tuple{int64_t{16384}, int64_t{512}, "pp512"},
+                                             std::tuple{int64_t{16384}, int64_t{1}, "tg"},
+                                             std::tuple{int64_t{65536}, int64_t{1}, "tg"}}) {
+        const std::string name = "attention/" + std::string(t.name) + "/dim:" + std::to_string(dim) + "/" + what +
+                                 "/depth:" + std::to_string(depth);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Attention, t.type, dim, depth, n_q, int64_t{0})->UseRealTime();
+      }
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
   benchmark::RegisterBenchmark("quantize_activations/q8_256", BM_QuantizeActivations, ActFormat::Q8_256);
 }

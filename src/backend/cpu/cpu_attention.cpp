@@ -1,12 +1,21 @@
 // Flash-style attention: for each kv head and each tile of queries, stream the
-// visible key/value blocks once (converted to f32), keeping a running max, sum
-// and weighted value accumulator per query head (online softmax).
+// visible key/value blocks once (decoded to f32 into per-thread scratch, a
+// block at a time: the cache is never copied whole), keeping a running max,
+// sum and weighted value accumulator per query head (online softmax), all in
+// f32 whatever the cache's types.
 //
-// The query heads of one token that share a kv head see the same keys, so up
-// to kHeadBlock of them go through a block together: every key and value
-// vector is loaded once for all of them and feeds kHeadBlock register
-// accumulators. Each head's arithmetic is the same, in the same order, as one
-// head alone.
+// A work item is a tile of queries (kQueryTile tokens x the query heads that
+// share one kv head), one row each; per KV block it is two small matrix
+// products on register tiles, S = Q K^T (qk_tile) and ACC += P V (pv_tile),
+// with the softmax of S's rows in between. Each row sees only its own
+// visible keys (causal, and the chunk for chunked layers): the others weigh
+// zero, so there is no mask tensor anywhere.
+//
+// Split-K (flash-decoding): when there are fewer (query tile, kv head) items
+// than threads can share, each item's keys are cut into runs of whole blocks
+// that threads take separately; each run keeps its own max, sum and
+// accumulator, and the runs are merged exactly afterwards
+// (acc = sum_s acc_s e^(m_s - m), l = sum_s l_s e^(m_s - m)).
 #include "backend/cpu/cpu_attention.h"
 
 #include <omp.h>
@@ -24,133 +33,180 @@ namespace scout::backend::cpu {
 namespace {
 
 constexpr int64_t kQueryTile = 16;  // tokens per work item
-constexpr int kHeadBlock = 4;       // query heads sharing each key/value load
-constexpr int kVec = 16;            // floats per vector
-constexpr int kLanes = 64;          // keys (or value dims) per register block: 4 vectors
+// The register tiles use the machine's own vector width: GCC keeps wider
+// generic vectors (Vec on AVX2) in memory, which is several times slower.
+// Per row kU vectors: kRowTile x kU accumulators, kU loads and a broadcast
+// must fit the register file (32 zmm with AVX-512, 16 ymm with AVX2).
+#ifdef __AVX512F__
+constexpr int kVec = 16;
+constexpr int kU = 4;
+#elif defined(__AVX__)
+constexpr int kVec = 8;
+constexpr int kU = 2;
+#else
+constexpr int kVec = 4;
+constexpr int kU = 2;
+#endif
+typedef float Vec __attribute__((vector_size(kVec * sizeof(float))));
+inline Vec loadv(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+constexpr int kLanes = kU * kVec;          // keys (or value dims) per register tile
+constexpr int kRowTile = 4;                // query rows per register tile
+constexpr int64_t kMinSplitBlocks = 4;     // KV blocks per split-K run at least
 
-// Copies n cached K or V values to f32.
-inline void load_kv(const std::byte* src, KvType type, float* dst, int64_t n) {
-  if (type == KvType::F32)
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-  else
-    halves_to_floats(reinterpret_cast<const uint16_t*>(src), dst, n);
+// Keys of slots [s0, s1) of one block and kv head as f32 into kt, transposed
+// (kt[i][slot], row stride ks) as qk_tile reads them. Float types are stored
+// so; quantized rows are decoded one position at a time and scattered.
+void load_keys(const std::byte* src, const KvLayout& L, int64_t s0, int64_t s1, float* kt, int64_t ks, float* row) {
+  const int dk = L.head_dim_k;
+  const int64_t bs = L.block_size;
+  if (L.k_transposed()) {
+    const size_t es = kv_row_bytes(L.types.k, 1);
+    for (int i = 0; i < dk; ++i) kv_decode(L.types.k, src + (i * bs + s0) * es, kt + i * ks + s0, s1 - s0);
+    return;
+  }
+  for (int64_t s = s0; s < s1; ++s) {
+    kv_decode(L.types.k, src + s * L.k_row_bytes(), row, dk);
+    for (int i = 0; i < dk; ++i) kt[i * ks + s] = row[i];
+  }
 }
 
-// Keys of slots [s0, s1) of one block and kv head as f32, kept transposed
-// (kt[i][slot], row stride bs) as the cache stores them.
-inline void load_keys(const std::byte* src, KvType type, int dk, int64_t bs, int64_t s0, int64_t s1, float* kt) {
-  const size_t es = kv_type_size(type);
-  for (int i = 0; i < dk; ++i) load_kv(src + (i * bs + s0) * es, type, kt + i * bs + s0, s1 - s0);
+// S[r][j .. j + kVec U) = q_r . k_j for R query rows (q rows of dk floats,
+// contiguous, already scaled) against keys stored transposed (kt[i][j], row
+// stride ks). A register tile of R x U Vec, one broadcast per row and U
+// key loads per dimension.
+template <int R, int U>
+inline void qk_tile(const float* q, int dk, const float* kt, int64_t ks, float* s, int64_t ss) {
+  Vec acc[R][U] = {};
+  for (int i = 0; i < dk; ++i) {
+    Vec k[U];
+    for (int u = 0; u < U; ++u) k[u] = loadv(kt + i * ks + u * kVec);
+    for (int r = 0; r < R; ++r) {
+      const float qr = q[r * dk + i];
+      for (int u = 0; u < U; ++u) acc[r][u] += qr * k[u];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < U; ++u) storev(s + r * ss + u * kVec, acc[r][u]);
 }
 
-// One token's NQ query heads against the keys in slots [j0, j1) of the loaded
-// block: scores, online-softmax update of m, l, and acc += e * v.
-struct HeadBlock {
-  const float* q[kHeadBlock];  // each head's query (dk)
-  float* m[kHeadBlock];        // running max
-  float* l[kHeadBlock];        // running sum of exp
-  float* acc[kHeadBlock];      // running weighted sum of values (dv)
-  float* scores[kHeadBlock];   // scratch, bs + kLanes each
+// acc_r[i .. i + kVec U) += sum_j p_r[j] v_j[i ..] for R rows over keys [j0, j1)
+// (value rows of dv floats).
+template <int R, int U>
+inline void pv_tile(const float* p, int64_t ps, int64_t j0, int64_t j1, const float* v, int dv, float* acc, int i) {
+  Vec a[R][U];
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < U; ++u) a[r][u] = loadv(acc + r * dv + i + u * kVec);
+  for (int64_t j = j0; j < j1; ++j) {
+    Vec vv[U];
+    for (int u = 0; u < U; ++u) vv[u] = loadv(v + j * dv + i + u * kVec);
+    for (int r = 0; r < R; ++r) {
+      const float e = p[r * ps + j];
+      for (int u = 0; u < U; ++u) a[r][u] += e * vv[u];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int u = 0; u < U; ++u) storev(acc + r * dv + i + u * kVec, a[r][u]);
+}
+
+// Rows [r0, r0 + R) of the item: scores over slots [s0, s1) in kLanes steps.
+template <int R>
+void scores_rows(const float* q, int dk, const float* kt, int64_t ks, int64_t s0, int64_t s1, float* s, int64_t ss) {
+  for (int64_t j = s0; j < s1; j += kLanes) qk_tile<R, kU>(q, dk, kt + j, ks, s + j, ss);
+}
+
+// acc rows [r0, r0 + R) += P V over slots [s0, s1): kLanes value dims at a
+// time, then kVec, then one.
+template <int R>
+void values_rows(const float* p, int64_t ps, int64_t s0, int64_t s1, const float* v, int dv, float* acc) {
+  int i = 0;
+  for (; i + kLanes <= dv; i += kLanes) pv_tile<R, kU>(p, ps, s0, s1, v, dv, acc, i);
+  for (; i + kVec <= dv; i += kVec) pv_tile<R, 1>(p, ps, s0, s1, v, dv, acc, i);
+  for (int r = 0; r < R; ++r)
+    for (int ii = i; ii < dv; ++ii) {
+      float x = acc[r * dv + ii];
+      for (int64_t j = s0; j < s1; ++j) x += p[r * ps + j] * v[j * dv + ii];
+      acc[r * dv + ii] = x;
+    }
+}
+
+// Calls f.template operator()<R>(r0) over n rows in tiles of kRowTile, then the remainder.
+template <class F>
+void over_rows(int64_t n, F&& f) {
+  int64_t r = 0;
+  for (; r + kRowTile <= n; r += kRowTile) f.template operator()<kRowTile>(r);
+  switch (n - r) {
+    case 1: f.template operator()<1>(r); break;
+    case 2: f.template operator()<2>(r); break;
+    case 3: f.template operator()<3>(r); break;
+    default: break;
+  }
+}
+
+// The running state of one work item: per (query, head in group), max, sum and accumulator.
+struct ItemState {
+  float* m;
+  float* l;
+  float* acc;
 };
-
-template <int NQ>
-void attend(const HeadBlock& hb, int64_t j0, int64_t j1, const float* kbuf, const float* vbuf, int64_t bs, int dk,
-            int dv, float scale) {
-  // scores[j] = scale * q.k_j, 64 keys at a time (K is stored transposed).
-  // Lanes past j1 read padding or stale keys; they are never used.
-  for (int64_t j = j0; j < j1; j += kLanes) {
-    F32x16 sv[NQ][4] = {};
-    for (int i = 0; i < dk; ++i) {
-      const float* kt = kbuf + i * bs + j;
-      const F32x16 k[4] = {load16(kt), load16(kt + kVec), load16(kt + 2 * kVec), load16(kt + 3 * kVec)};
-      for (int h = 0; h < NQ; ++h) {
-        const float qs = hb.q[h][i];
-        for (int u = 0; u < 4; ++u) sv[h][u] += qs * k[u];
-      }
-    }
-    for (int h = 0; h < NQ; ++h)
-      for (int u = 0; u < 4; ++u) store16(hb.scores[h] + j + u * kVec, sv[h][u] * scale);
-  }
-
-  float c[NQ];
-  for (int h = 0; h < NQ; ++h) {
-    float* scores = hb.scores[h];
-    float mx = *hb.m[h];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = j0; j < j1; ++j) mx = std::max(mx, scores[j]);
-    // e_j = exp(score_j - max), in fixed runs of 16 so they vectorise.
-    float sum = 0.0f;
-    int64_t j = j0;
-    for (; j + 16 <= j1; j += 16) {
-#pragma omp simd reduction(+ : sum)
-      for (int u = 0; u < 16; ++u) {
-        scores[j + u] = exp_nonpositive(scores[j + u] - mx);
-        sum += scores[j + u];
-      }
-    }
-    for (; j < j1; ++j) sum += (scores[j] = exp_nonpositive(scores[j] - mx));
-    c[h] = std::exp(*hb.m[h] - mx);  // rescales what was accumulated so far
-    *hb.m[h] = mx;
-    *hb.l[h] = *hb.l[h] * c[h] + sum;
-  }
-
-  // acc = acc * c + sum_j e_j v_j, 64 value dims at a time in registers.
-  int i0 = 0;
-  for (; i0 + kLanes <= dv; i0 += kLanes) {
-    F32x16 av[NQ][4];
-    for (int h = 0; h < NQ; ++h)
-      for (int u = 0; u < 4; ++u) av[h][u] = load16(hb.acc[h] + i0 + u * kVec) * c[h];
-    for (int64_t jj = j0; jj < j1; ++jj) {
-      const float* vj = vbuf + jj * dv + i0;
-      const F32x16 v[4] = {load16(vj), load16(vj + kVec), load16(vj + 2 * kVec), load16(vj + 3 * kVec)};
-      for (int h = 0; h < NQ; ++h) {
-        const float e = hb.scores[h][jj];
-        for (int u = 0; u < 4; ++u) av[h][u] += e * v[u];
-      }
-    }
-    for (int h = 0; h < NQ; ++h)
-      for (int u = 0; u < 4; ++u) store16(hb.acc[h] + i0 + u * kVec, av[h][u]);
-  }
-  for (int h = 0; h < NQ; ++h)
-    for (int i = i0; i < dv; ++i) {  // head dims not a multiple of kLanes
-      float ai = hb.acc[h][i] * c[h];
-      for (int64_t jj = j0; jj < j1; ++jj) ai += hb.scores[h][jj] * vbuf[jj * dv + i];
-      hb.acc[h][i] = ai;
-    }
-}
 
 }  // namespace
 
 void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvLayerView& kv, const AttentionParams& p,
                    float* out, int n_threads) {
+  const KvLayout& L = kv.layout;
   const int group = p.n_head / p.n_head_kv;
   const int dk = p.head_dim_k, dv = p.head_dim_v;
-  const int64_t bs = kv.layout.block_size;
+  const int64_t bs = L.block_size;
   const int64_t n_tiles = (n_rows + kQueryTile - 1) / kQueryTile;
-  const int64_t n_items = n_tiles * p.n_head_kv;
+  const int64_t n_q = kQueryTile * group;  // states per item
+  const int64_t state_floats = n_q * (2 + dv);
 
-  const int64_t work = n_rows * p.n_head * std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos) * dk;
-  const int threads = static_cast<int>(std::clamp<int64_t>(std::min(n_items, work / kMinWork), 1, n_threads));
-#pragma omp parallel num_threads(threads)
+  const int64_t visible = std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos);
+  const int64_t work = n_rows * p.n_head * visible * dk;
+  const int64_t n_base_items = n_tiles * p.n_head_kv;
+  const int threads = static_cast<int>(std::clamp<int64_t>(work / kMinWork, 1, std::max(n_threads, 1)));
+  // Split-K when the items alone would leave threads idle or unevenly loaded.
+  int64_t n_split = 1;
+  if (n_base_items < 2 * threads) {
+    const int64_t want = (2 * threads + n_base_items - 1) / n_base_items;
+    const int64_t blocks = (visible + bs - 1) / bs;
+    n_split = std::clamp<int64_t>(blocks / kMinSplitBlocks, 1, want);
+  }
+  const int64_t n_items = n_base_items * n_split;
+  std::vector<float> split_states;  // with split-K: every run's state, merged at the end
+  if (n_split > 1) split_states.resize(static_cast<size_t>(n_items * state_floats));
+
+#pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, n_items)))
   {
-    static thread_local std::vector<float> kbuf_v, vbuf_v, state_v, score_v;
-    float* kbuf = thread_buffer(kbuf_v, static_cast<size_t>(bs * dk + kLanes));  // [dk][bs], padded for kLanes-key reads
+    static thread_local std::vector<float> kbuf_v, vbuf_v, state_v, score_v, row_v, q_v;
+    const int64_t ks = bs + kLanes;  // key and score row stride: kLanes-key reads past the last slot stay inside
+    float* kbuf = thread_buffer(kbuf_v, static_cast<size_t>(dk * ks));  // [dk][ks]
     float* vbuf = thread_buffer(vbuf_v, static_cast<size_t>(bs * dv));
-    const int64_t n_q = kQueryTile * group;
-    float* state = thread_buffer(state_v, static_cast<size_t>(n_q * (2 + dv)));
-    const int64_t score_stride = bs + kLanes;
-    float* scores = thread_buffer(score_v, static_cast<size_t>(kHeadBlock * score_stride));
+    float* own_state = thread_buffer(state_v, static_cast<size_t>(state_floats));
+    float* row = thread_buffer(row_v, static_cast<size_t>(dk));
+    float* scores = thread_buffer(score_v, static_cast<size_t>(n_q * ks));  // [row][ks]: scores, then e^(s - m)
+    float* qs = thread_buffer(q_v, static_cast<size_t>(n_q * dk));         // the item's queries, scaled
 
 #pragma omp for schedule(dynamic)
     for (int64_t item = 0; item < n_items; ++item) {
-      const int g = static_cast<int>(item % p.n_head_kv);
-      const int64_t t0 = (item / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
-      float* m = state;                 // running max per (query, head in group)
-      float* l = state + n_q;           // running sum of exp
-      float* acc = state + 2 * n_q;     // running weighted sum of values
-      std::fill(m, m + n_q, -std::numeric_limits<float>::infinity());
-      std::fill(l, l + n_q, 0.0f);
-      std::fill(acc, acc + n_q * dv, 0.0f);
+      const int64_t split = item % n_split, base = item / n_split;
+      const int g = static_cast<int>(base % p.n_head_kv);
+      const int64_t t0 = (base / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
+      const int64_t nr = (t1 - t0) * group;  // rows: token-major, then the group's heads
+      float* st = n_split > 1 ? split_states.data() + item * state_floats : own_state;
+      const ItemState s{st, st + n_q, st + 2 * n_q};
+      std::fill(s.m, s.m + nr, -std::numeric_limits<float>::infinity());
+      std::fill(s.l, s.l + nr, 0.0f);
+      std::fill(s.acc, s.acc + nr * dv, 0.0f);
+      for (int64_t r = 0; r < nr; ++r) {
+        const float* src = q + ((t0 + r / group) * p.n_head + g * group + r % group) * dk;
+        for (int i = 0; i < dk; ++i) qs[r * dk + i] = src[i] * p.scale;
+      }
 
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
       for (int64_t t = t0; t < t1; ++t) {
@@ -159,42 +215,83 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
       }
       lo = std::max(lo, kv.base_pos);
       hi = std::min(hi, kv.base_pos + kv.n_pos - 1);
-      for (int64_t b = (lo - kv.base_pos) / bs; b * bs + kv.base_pos <= hi; ++b) {
+      // This run's blocks: split `split` of n_split equal runs of [first, last].
+      const int64_t first = (lo - kv.base_pos) / bs, last = (hi - kv.base_pos) / bs;
+      const int64_t n_blk = last - first + 1;
+      const int64_t b_begin = first + n_blk * split / n_split, b_end = first + n_blk * (split + 1) / n_split;
+      for (int64_t b = b_begin; b < b_end; ++b) {
         const int64_t b0 = kv.base_pos + b * bs;                 // position of slot 0
         const int64_t s0 = std::max(lo, b0) - b0, s1 = std::min(hi, b0 + bs - 1) - b0 + 1;  // slots used
-        load_keys(kv.k_block(b, g), kv.layout.type, dk, bs, s0, s1, kbuf);
-        load_kv(kv.v_block(b, g) + s0 * dv * kv_type_size(kv.layout.type), kv.layout.type, vbuf + s0 * dv, (s1 - s0) * dv);
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t j0 = std::max(p.first_visible(pos[t]), b0 + s0) - b0, j1 = std::min<int64_t>(pos[t], b0 + s1 - 1) - b0 + 1;
-          if (j0 >= j1) continue;
-          for (int h0 = 0; h0 < group; h0 += kHeadBlock) {
-            const int nq = std::min(kHeadBlock, group - h0);
-            HeadBlock hb;
-            for (int h = 0; h < nq; ++h) {
-              const int64_t qi = (t - t0) * group + h0 + h;
-              hb.q[h] = q + (t * p.n_head + g * group + h0 + h) * dk;
-              hb.m[h] = m + qi;
-              hb.l[h] = l + qi;
-              hb.acc[h] = acc + qi * dv;
-              hb.scores[h] = scores + h * score_stride;
-            }
-            switch (nq) {
-              case 1: attend<1>(hb, j0, j1, kbuf, vbuf, bs, dk, dv, p.scale); break;
-              case 2: attend<2>(hb, j0, j1, kbuf, vbuf, bs, dk, dv, p.scale); break;
-              case 3: attend<3>(hb, j0, j1, kbuf, vbuf, bs, dk, dv, p.scale); break;
-              default: attend<4>(hb, j0, j1, kbuf, vbuf, bs, dk, dv, p.scale); break;
+        if (s0 >= s1) continue;
+        load_keys(kv.k_block(b, g), L, s0, s1, kbuf, ks, row);
+        kv_decode(L.types.v, kv.v_block(b, g) + s0 * L.v_row_bytes(), vbuf + s0 * dv, (s1 - s0) * dv);
+
+        over_rows(nr, [&]<int R>(int64_t r0) { scores_rows<R>(qs + r0 * dk, dk, kbuf, ks, s0, s1, scores + r0 * ks, ks); });
+        // Online softmax, row by row over its visible slots [j0, j1); other slots weigh 0.
+        for (int64_t r = 0; r < nr; ++r) {
+          const int32_t pt = pos[t0 + r / group];
+          const int64_t j0 = std::max(p.first_visible(pt), b0 + s0) - b0, j1 = std::min<int64_t>(pt, b0 + s1 - 1) - b0 + 1;
+          float* e = scores + r * ks;
+          if (j0 >= j1) {
+            std::fill(e + s0, e + s1, 0.0f);
+            continue;
+          }
+          std::fill(e + s0, e + j0, 0.0f);
+          std::fill(e + j1, e + s1, 0.0f);
+          float mx = s.m[r];
+#pragma omp simd reduction(max : mx)
+          for (int64_t j = j0; j < j1; ++j) mx = std::max(mx, e[j]);
+          float sum = 0.0f;
+          int64_t j = j0;
+          for (; j + 16 <= j1; j += 16) {  // fixed runs of 16 so they vectorise
+#pragma omp simd reduction(+ : sum)
+            for (int u = 0; u < 16; ++u) {
+              e[j + u] = exp_nonpositive(e[j + u] - mx);
+              sum += e[j + u];
             }
           }
+          for (; j < j1; ++j) sum += (e[j] = exp_nonpositive(e[j] - mx));
+          const float c = std::exp(s.m[r] - mx);  // rescales what was accumulated so far
+          s.m[r] = mx;
+          s.l[r] = s.l[r] * c + sum;
+          if (c != 1.0f)
+            for (int i = 0; i < dv; ++i) s.acc[r * dv + i] *= c;
         }
+        over_rows(nr, [&]<int R>(int64_t r0) { values_rows<R>(scores + r0 * ks, ks, s0, s1, vbuf, dv, s.acc + r0 * dv); });
       }
-      for (int64_t t = t0; t < t1; ++t)
-        for (int hh = 0; hh < group; ++hh) {
-          const int64_t qi = (t - t0) * group + hh;
-          float* o = out + (t * p.n_head + g * group + hh) * dv;
-          const float inv = l[qi] > 0.0f ? 1.0f / l[qi] : 0.0f;
-          for (int i = 0; i < dv; ++i) o[i] = acc[qi * dv + i] * inv;
-        }
+      if (n_split > 1) continue;  // merged below
+      for (int64_t r = 0; r < nr; ++r) {
+        float* o = out + ((t0 + r / group) * p.n_head + g * group + r % group) * dv;
+        const float inv = s.l[r] > 0.0f ? 1.0f / s.l[r] : 0.0f;
+        for (int i = 0; i < dv; ++i) o[i] = s.acc[r * dv + i] * inv;
+      }
     }
+  }
+  if (n_split == 1) return;
+
+  // Merge the runs of each item: rescale each to the common max, add, divide.
+  for (int64_t base = 0; base < n_base_items; ++base) {
+    const int g = static_cast<int>(base % p.n_head_kv);
+    const int64_t t0 = (base / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
+    for (int64_t t = t0; t < t1; ++t)
+      for (int hh = 0; hh < group; ++hh) {
+        const int64_t qi = (t - t0) * group + hh;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int64_t sp = 0; sp < n_split; ++sp) mx = std::max(mx, split_states[(base * n_split + sp) * state_floats + qi]);
+        float* o = out + (t * p.n_head + g * group + hh) * dv;
+        std::fill(o, o + dv, 0.0f);
+        float l = 0.0f;
+        for (int64_t sp = 0; sp < n_split; ++sp) {
+          const float* st = split_states.data() + (base * n_split + sp) * state_floats;
+          if (st[qi] == -std::numeric_limits<float>::infinity()) continue;  // a run with no visible key
+          const float c = std::exp(st[qi] - mx);
+          l += st[n_q + qi] * c;
+          const float* a = st + 2 * n_q + qi * dv;
+          for (int i = 0; i < dv; ++i) o[i] += a[i] * c;
+        }
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        for (int i = 0; i < dv; ++i) o[i] *= inv;
+      }
   }
 }
 

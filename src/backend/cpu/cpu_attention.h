@@ -1,5 +1,6 @@
 // The CPU backend's attention (Backend::attention): flash-style, tiled over
-// queries and KV blocks with an online softmax, over the paged f16/f32 cache.
+// queries and KV blocks with an online softmax, over the paged cache, every KV type
+// (kv_layout.h), accumulating in f32.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <bit>
+#include <cstring>
 #include <stdexcept>
+
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
+#include "backend/cpu/cpu_math.h"
+#include "tensor/dequant.h"
+#include "tensor/quant.h"
 
 namespace scout::backend::cpu {
 
@@ -26,18 +36,105 @@ KvLayerView kv_view(const KvPass& kv, int layer, size_t seg, std::vector<const s
 
 namespace {
 
-// Writes count values of src to dst with a stride, as f32 or rounded to f16 (nearest even).
-void put(std::byte* dst, KvType type, size_t stride, const float* src, int64_t count) {
-  if (type == KvType::F32) {
-    auto* f = reinterpret_cast<float*>(dst);
-    for (int64_t i = 0; i < count; ++i) f[i * stride] = src[i];
-  } else {
-    auto* h = reinterpret_cast<_Float16*>(dst);
-    for (int64_t i = 0; i < count; ++i) h[i * stride] = static_cast<_Float16>(src[i]);
+// Writes count values of src to dst, dst's elements `stride` apart, in a float type.
+void put_floats(std::byte* dst, KvType type, size_t stride, const float* src, int64_t count) {
+  switch (type) {
+    case KvType::F32: {
+      auto* f = reinterpret_cast<float*>(dst);
+      for (int64_t i = 0; i < count; ++i) f[i * stride] = src[i];
+      break;
+    }
+    case KvType::F16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) h[i * stride] = fp32_to_fp16(src[i]);
+      break;
+    }
+    case KvType::BF16: {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < count; ++i) h[i * stride] = fp32_to_bf16(src[i]);
+      break;
+    }
+    default: throw std::logic_error("put_floats: a quantized KV type");
   }
 }
 
+TensorType tensor_type(KvType t) { return t == KvType::Q8_0 ? TensorType::Q8_0 : TensorType::Q4_0; }
+
 }  // namespace
+
+void kv_decode_reference(KvType t, const std::byte* src, float* dst, int64_t n) {
+  switch (t) {
+    case KvType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case KvType::F16: {
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = fp16_to_fp32(h);
+      }
+      return;
+    }
+    case KvType::BF16: {
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * i, 2);
+        dst[i] = bf16_to_fp32(h);
+      }
+      return;
+    }
+    case KvType::Q8_0: dequantize_row(TensorType::Q8_0, src, dst, n); return;
+    case KvType::Q4_0: dequantize_row(TensorType::Q4_0, src, dst, n); return;
+  }
+}
+
+#ifdef __AVX2__
+// With AVX2 (and F16C, which every AVX2 CPU has): 8 values per instruction.
+void kv_decode(KvType t, const std::byte* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  switch (t) {
+    case KvType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case KvType::F16:
+      for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i))));
+      break;
+    case KvType::BF16:
+      for (; i + 8 <= n; i += 8) {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+        _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+      }
+      break;
+    case KvType::Q8_0:
+      for (; i < n; i += 32, src += 34) {
+        uint16_t dh;
+        std::memcpy(&dh, src, 2);
+        const __m256 d = _mm256_set1_ps(half_to_float(dh));
+        for (int u = 0; u < 4; ++u) {
+          const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 2 + 8 * u)));
+          _mm256_storeu_ps(dst + i + 8 * u, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
+        }
+      }
+      return;
+    case KvType::Q4_0:
+      for (; i < n; i += 32, src += 18) {
+        uint16_t dh;
+        std::memcpy(&dh, src, 2);
+        const __m256 d = _mm256_set1_ps(half_to_float(dh));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2));
+        const __m128i eight = _mm_set1_epi8(8), mask = _mm_set1_epi8(0x0f);
+        const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);                      // elements 0-15
+        const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);  // elements 16-31
+        for (int u = 0; u < 2; ++u) {
+          const __m128i l8 = u ? _mm_srli_si128(lo, 8) : lo, h8 = u ? _mm_srli_si128(hi, 8) : hi;
+          _mm256_storeu_ps(dst + i + 8 * u, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(l8))));
+          _mm256_storeu_ps(dst + i + 16 + 8 * u, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(h8))));
+        }
+      }
+      return;
+  }
+  if (i < n) kv_decode_reference(t, src + i * 2, dst + i, n - i);  // the f16/bf16 tail
+}
+#else
+void kv_decode(KvType t, const std::byte* src, float* dst, int64_t n) { kv_decode_reference(t, src, dst, n); }
+#endif
 
 void kv_store(const KvPass& kv, int layer, size_t seg, const float* k, const float* v) {
   const auto& pool = static_cast<const CpuKvPool&>(*kv.pool);
@@ -47,14 +144,22 @@ void kv_store(const KvPass& kv, int layer, size_t seg, const float* k, const flo
   if (s.first_pos < t.base_pos || s.first_pos + s.n_rows > t.base_pos + t.n_pos)
     throw std::logic_error(fmt::format("kv_write: positions [{}, {}) are not in the cache", s.first_pos, s.first_pos + s.n_rows));
   const int64_t bs = L.block_size, dk = L.head_dim_k, dv = L.head_dim_v;
-  const size_t es = L.elem();
+  const KvType kt = L.types.k, vt = L.types.v;
   for (int64_t i = 0; i < s.n_rows; ++i) {
     const int64_t rel = s.first_pos + i - t.base_pos, b = rel / bs, slot = rel % bs;
     std::byte* block = pool.block(kv.block_ids[static_cast<size_t>(t.first_id + b)]);
     const int64_t r = s.row + i;
     for (int h = 0; h < L.n_head_kv; ++h) {
-      put(block + L.k_offset(h) + slot * es, L.type, static_cast<size_t>(bs), k + (r * L.n_head_kv + h) * dk, dk);  // transposed
-      put(block + L.v_offset(h) + slot * dv * es, L.type, 1, v + (r * L.n_head_kv + h) * dv, dv);
+      const float* kr = k + (r * L.n_head_kv + h) * dk;
+      const float* vr = v + (r * L.n_head_kv + h) * dv;
+      if (L.k_transposed())
+        put_floats(block + L.k_offset(h) + slot * kv_row_bytes(kt, 1), kt, static_cast<size_t>(bs), kr, dk);
+      else
+        quantize_row(tensor_type(kt), kr, block + L.k_offset(h) + slot * L.k_row_bytes(), dk);
+      if (kv_quantized(vt))
+        quantize_row(tensor_type(vt), vr, block + L.v_offset(h) + slot * L.v_row_bytes(), dv);
+      else
+        put_floats(block + L.v_offset(h) + slot * L.v_row_bytes(), vt, 1, vr, dv);
     }
   }
 }

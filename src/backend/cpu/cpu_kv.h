@@ -36,12 +36,20 @@ struct KvLayerView {
   const std::byte* v_block(int64_t b, int head) const { return blocks[b] + layout.v_offset(head); }
 };
 
+// n cached values of type t (a run of one K or V row, or of consecutive rows)
+// from src as f32 into dst; quantized types from a block boundary, n a
+// multiple of the block. Exact for every float type.
+// kv_decode_reference is the plain definition; kv_decode uses SIMD where
+// the CPU has it and must give the same floats.
+void kv_decode(KvType t, const std::byte* src, float* dst, int64_t n);
+void kv_decode_reference(KvType t, const std::byte* src, float* dst, int64_t n);
+
 // The view of one layer and segment of a pass; `ptrs` receives the block addresses.
 KvLayerView kv_view(const KvPass& kv, int layer, size_t seg, std::vector<const std::byte*>& ptrs);
 
 // Stores rows [row, row + n) of k ([n][n_head_kv * head_dim_k]) and v as
 // positions [first_pos, first_pos + n) of one layer and segment, rounded to
-// the cache's type.
+// the cache's types (to nearest even; quantized as ggml's reference rows).
 void kv_store(const KvPass& kv, int layer, size_t seg, const float* k, const float* v);
 
 }  // namespace scout::backend::cpu

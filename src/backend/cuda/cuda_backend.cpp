@@ -182,6 +182,11 @@ std::unique_ptr<KvPool> CudaBackend::make_kv_pool(const KvLayout& layout) {
   if (layout.head_dim_k % 4 != 0 || layout.head_dim_k > k::kMaxHeadDim || layout.head_dim_v > k::kMaxHeadDim)
     throw std::invalid_argument(fmt::format("cuda: head dimensions {} / {} are not supported by the attention kernels",
                                             layout.head_dim_k, layout.head_dim_v));
+  const bool float_kv = layout.types.k == layout.types.v && (layout.types.k == KvType::F16 || layout.types.k == KvType::F32);
+  if (!float_kv)
+    throw std::invalid_argument(fmt::format("cuda: the KV cache holds f16 or f32 (the same for K and V), not {}; "
+                                            "quantized KV types run on the CPU",
+                                            layout.types.name()));
   return std::make_unique<CudaKvPool>(layout, stream_);
 }
 

@@ -166,7 +166,7 @@ k::KvGeom geom(const KvLayout& L) {
   g.n_head_kv = L.n_head_kv;
   g.head_dim_k = L.head_dim_k;
   g.head_dim_v = L.head_dim_v;
-  g.f16 = L.type == KvType::F16 ? 1 : 0;
+  g.f16 = L.types.k == KvType::F16 ? 1 : 0;  // make_kv_pool admits f16 or f32, the same for K and V
   return g;
 }
 
