@@ -129,6 +129,20 @@ struct MemoryPlan {
 MemoryPlan plan_memory(const ModelInfo& info, uint64_t ctx, const KvCacheTypes& kv_type = {}, uint32_t batch = 512,
                        const GpuPlacement& gpu = {});
 
+// What a CPU run has to fit in: the memory the system reports available and,
+// with --kv-dir, the free space of that directory's disk.
+struct HostLimits {
+  uint64_t ram_available = 0;
+  std::string kv_dir;       // empty: the KV cache in memory
+  uint64_t disk_free = 0;   // bytes free in kv_dir
+};
+
+// Empty when the plan's KV cache and activations fit (the weights are mapped
+// or copied as memory allows: not counted); otherwise one line naming the
+// bytes needed and available and suggesting smaller KV types (with their
+// bytes) or --kv-dir.
+std::string host_plan_problem(const ModelInfo& info, const MemoryPlan& plan, const HostLimits& lim);
+
 // One line saying why a GPU plan does not fit and what would: the bytes
 // needed and available, and --cpu-moe / -ngl suggestions that would fit.
 std::string gpu_plan_problem(const ModelInfo& info, const MemoryPlan& plan);

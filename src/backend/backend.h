@@ -135,6 +135,13 @@ class KvPool {
   KvLayout layout_;
 };
 
+// Where a KV pool keeps its blocks: in memory, or (dir set, --kv-dir) in a
+// file created in dir and mapped, so the cache is bounded by disk, not RAM.
+// The file is unlinked as soon as it is open: it never outlives the process.
+struct KvStorage {
+  std::string dir;
+};
+
 // Where the rows of one forward pass sit in the KV cache, built by the engine
 // from its block tables: rows are grouped in segments, one per sequence; for
 // every layer and segment, the positions the cache holds and their blocks.
@@ -192,7 +199,7 @@ class Backend {
   // the Buffer's tensor. On the CPU, a Buffer that owns nothing and views
   // `host`, which must then outlive it; a GPU copies it.
   virtual Buffer place_constant(DType dtype, const void* host, int64_t rows, int64_t cols) = 0;
-  virtual std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout) = 0;
+  virtual std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) = 0;
 
   // Runs a pass's ops: a GPU backend records them once per `key` (the shape
   // of a decode step) and replays the recording afterwards; the CPU runs

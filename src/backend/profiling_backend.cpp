@@ -41,7 +41,9 @@ class ProfilingBackend final : public Backend {
   Buffer place_constant(DType dtype, const void* host, int64_t rows, int64_t cols) override {
     return inner_->place_constant(dtype, host, rows, cols);
   }
-  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout) override { return inner_->make_kv_pool(layout); }
+  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) override {
+    return inner_->make_kv_pool(layout, storage);
+  }
   // Not recorded: each op is timed on its own, which a replayed recording would hide.
   void run_pass(uint64_t, const std::function<void()>& ops) override { ops(); }
   void begin_pass(const KvPass& kv) override { inner_->begin_pass(kv); }

@@ -3,6 +3,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <optional>
+
 #include "backend/device.h"
 #include "cli/command.h"
 #include "cli/session_flags.h"
@@ -46,6 +51,26 @@ GpuPlacement gpu_placement(const DeviceFlags& f, uint64_t free_bytes) {
   return g;
 }
 
+void check_host_memory(const ModelInfo& info, const RunShape& shape) {
+  const uint64_t ctx = shape.ctx ? shape.ctx : default_ctx(info.context_length);
+  const MemoryPlan plan = plan_memory(info, ctx, shape.kv_type, shape.batch);
+  HostLimits lim;
+  const std::optional<uint64_t> ram = gguf::mem_available();
+  if (!ram) return;  // unknown here: nothing to check against
+  lim.ram_available = *ram;
+  lim.kv_dir = shape.kv_dir;
+  if (!shape.kv_dir.empty()) {
+    if (!std::filesystem::is_directory(shape.kv_dir))
+      throw UsageError(fmt::format("--kv-dir {}: not a directory", shape.kv_dir));
+    if (::access(shape.kv_dir.c_str(), W_OK) != 0) throw UsageError(fmt::format("--kv-dir {}: not writable", shape.kv_dir));
+    std::error_code ec;
+    const std::filesystem::space_info s = std::filesystem::space(shape.kv_dir, ec);
+    if (ec) throw UsageError(fmt::format("--kv-dir {}: {}", shape.kv_dir, ec.message()));
+    lim.disk_free = s.available;
+  }
+  if (const std::string why = host_plan_problem(info, plan, lim); !why.empty()) throw std::runtime_error(why);
+}
+
 std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, const DeviceFlags& f,
                                   const RunShape& shape) {
   // The header alone (mapped, nothing read) answers the flag checks and the plan.
@@ -61,8 +86,9 @@ std::unique_ptr<Model> load_model(const std::string& path, gguf::LoadMode mode, 
     if (!plan.fits_gpu()) throw std::runtime_error(gpu_plan_problem(info, plan));
     lo.placement.n_gpu_layers = f.n_gpu_layers;
     lo.placement.cpu_moe = f.cpu_moe;
-  } else if (f.n_gpu_layers >= 0 || f.cpu_moe) {
-    spdlog::warn("-ngl and --cpu-moe place weights on a GPU; on the CPU they change nothing");
+  } else {
+    if (f.n_gpu_layers >= 0 || f.cpu_moe) spdlog::warn("-ngl and --cpu-moe place weights on a GPU; on the CPU they change nothing");
+    check_host_memory(info, shape);
   }
   lo.backend = backend::shared_backend(device);
   return Model::load(path, lo);

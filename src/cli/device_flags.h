@@ -30,6 +30,7 @@ struct RunShape {
   uint64_t ctx = 0;  // 0: the default (session_flags.h default_ctx)
   KvCacheTypes kv_type;
   uint32_t batch = 512;
+  std::string kv_dir;  // --kv-dir: the KV cache on disk
 };
 
 // -ngl beyond the model's layer count and --cpu-moe on a model without
@@ -39,6 +40,11 @@ void check_placement_flags(const ModelInfo& info, const DeviceFlags& f);
 // The placement the flags ask for, planned against `free_bytes` of GPU
 // memory, or (0) the visible GPU's free memory and name.
 GpuPlacement gpu_placement(const DeviceFlags& f, uint64_t free_bytes = 0);
+
+// On the CPU: the plan's KV cache and activations must fit the available
+// memory (or, with shape.kv_dir, the KV cache that disk): a
+// std::runtime_error naming the bytes and what would fit otherwise.
+void check_host_memory(const ModelInfo& info, const RunShape& shape);
 
 // Loads path for running on the flags' device: -ngl beyond the layer count
 // and --cpu-moe on a model without routed experts are UsageErrors; --device

@@ -25,6 +25,7 @@ engine::SessionOptions SessionFlags::options(uint64_t model_ctx) const {
   so.n_batch = batch;
   so.n_threads = threads;
   so.kv_type = kv_type.kv_types();
+  so.kv_dir = kv_dir;
   so.quantize_activations = !exact;
   return so;
 }
@@ -33,6 +34,7 @@ std::unique_ptr<Model> SessionFlags::load_model(const std::string& path) const {
   RunShape shape;
   shape.ctx = ctx.empty() ? 0 : ctx_flag(ctx, 0);
   shape.kv_type = kv_type.types();
+  shape.kv_dir = kv_dir;
   shape.batch = batch;
   return cli::load_model(path, load_mode(), device, shape);
 }
@@ -42,6 +44,9 @@ void add_session_flags(CLI::App* cmd, SessionFlags& f) {
   cmd->add_option("-c,--ctx-size", f.ctx, "context length: 4096, 128K, 1M (default: the model's, at most 8192)");
   cmd->add_option("-b,--batch-size", f.batch, "prompt tokens per forward pass")->check(CLI::Range(1u, 65536u));
   add_kv_type_flags(cmd, f.kv_type);
+  cmd->add_option("--kv-dir", f.kv_dir,
+                  "keep the KV cache in a file in DIR, mapped, so the context is bounded by disk rather than memory "
+                  "(created sparse, removed at exit)");
   cmd->add_flag("--exact", f.exact,
                 "multiply quantized weights in f32 (dequantized) instead of against 8-bit activations: slower, "
                 "no activation rounding");

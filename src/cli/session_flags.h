@@ -34,6 +34,7 @@ struct SessionFlags {
   uint32_t batch = 512;
   int threads = 0;
   KvTypeFlags kv_type;
+  std::string kv_dir;         // --kv-dir: the KV cache in a file there
   bool exact = false;         // f32 dot products on dequantized weights
   std::string load = "auto";  // how the model file is brought into memory (--load)
   DeviceFlags device;
@@ -44,7 +45,7 @@ struct SessionFlags {
   std::unique_ptr<Model> load_model(const std::string& path) const;
 };
 
-// Adds -t, -c, -b, -ctk, -ctv, --kv-type, --exact, --load, --device, -ngl and --cpu-moe
+// Adds -t, -c, -b, -ctk, -ctv, --kv-type, --kv-dir, --exact, --load, --device, -ngl and --cpu-moe
 // to cmd, bound to f (which must outlive the parse).
 void add_session_flags(CLI::App* cmd, SessionFlags& f);
 

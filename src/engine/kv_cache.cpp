@@ -21,7 +21,7 @@ KvCache::KvCache(KvCacheConfig cfg, backend::Backend& be) : cfg_(std::move(cfg))
   if (cfg_.layer_chunk.size() != cfg_.n_layer) throw std::invalid_argument("KvCache: layer_chunk must have one entry per layer");
   if (cfg_.block_size == 0 || cfg_.n_seq == 0) throw std::invalid_argument("KvCache: block_size and n_seq must be non-zero");
   if (const std::string why = cfg_.layout().problem(); !why.empty()) throw std::invalid_argument(why);
-  pool_ = be.make_kv_pool(cfg_.layout());
+  pool_ = be.make_kv_pool(cfg_.layout(), cfg_.storage);
   tables_.resize(static_cast<size_t>(cfg_.n_layer) * cfg_.n_seq);
   seq_len_.assign(cfg_.n_seq, 0);
 }

@@ -27,6 +27,7 @@ struct KvCacheConfig {
   uint32_t head_dim_v = 0;
   std::vector<uint32_t> layer_chunk;  // per layer: chunk size, 0 = global (keeps everything)
   KvTypes types;  // K and V element types
+  backend::KvStorage storage;  // memory, or a file in a directory (--kv-dir)
   uint32_t block_size = 256;
   uint32_t n_seq = 1;
 

@@ -11,7 +11,7 @@ namespace scout::engine {
 
 using backend::DType;
 
-KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq) {
+KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq, const std::string& kv_dir) {
   const Hparams& hp = model.hparams();
   KvCacheConfig c;
   c.n_layer = hp.n_layer;
@@ -20,6 +20,7 @@ KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq) {
   c.head_dim_v = hp.head_dim_v;
   c.layer_chunk = model.layer_chunks();
   c.types = types;
+  c.storage.dir = kv_dir;
   c.n_seq = n_seq;
   return c;
 }
@@ -35,7 +36,7 @@ Session::Session(const Model& model, SessionOptions opts)
       be_(model.backend()),
       opts_(opts),
       n_ctx_(opts.n_ctx ? opts.n_ctx : model.hparams().context_length),
-      kv_(kv_config(model, opts.kv_type, opts.n_seq), model.backend()),
+      kv_(kv_config(model, opts.kv_type, opts.n_seq, opts.kv_dir), model.backend()),
       id_(next_session_id++) {
   if (opts_.n_batch == 0) throw std::invalid_argument("batch size must be at least 1");
   // The inputs of a pass at their largest, once: a decode step's buffers then never move.

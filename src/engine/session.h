@@ -22,6 +22,7 @@ struct SessionOptions {
   uint64_t n_ctx = 0;        // context limit in tokens; 0: the model's context_length
   uint32_t n_batch = 512;    // tokens per forward pass
   KvTypes kv_type;           // K and V element types (-ctk / -ctv)
+  std::string kv_dir;        // non-empty: the KV cache lives in a file there, mapped (--kv-dir)
   int n_threads = 0;         // 0: all cores (OpenMP's default)
   // Quantized weights are multiplied against activations rounded to 8 bits
   // per block (as llama.cpp does; fast integer dot products). false: dequantize
@@ -55,7 +56,7 @@ struct TopTokens {
 };
 
 // The KV cache layout of a model: its chunk sizes per layer, its heads.
-KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq = 1);
+KvCacheConfig kv_config(const Model& model, KvTypes types, uint32_t n_seq = 1, const std::string& kv_dir = {});
 
 class Session {
  public:

@@ -250,9 +250,34 @@ std::string gpu_plan_problem(const ModelInfo& info, const MemoryPlan& plan) {
       if (fits(ngl, cpu_moe)) best = ngl;
     if (best >= 0) ways.push_back(fmt::format("{}-ngl {}", cpu_moe && !g.cpu_moe ? "--cpu-moe " : "", best));
   }
-  msg += ways.empty() ? "; even with every layer in host memory it does not fit: use --device cpu, a smaller -c or --kv-type f16"
+  msg += ways.empty() ? "; even with every layer in host memory it does not fit: use --device cpu, a smaller -c or -ctk/-ctv q8_0"
                       : fmt::format("; try {}", fmt::join(ways, " or "));
   return msg;
+}
+
+std::string host_plan_problem(const ModelInfo& info, const MemoryPlan& plan, const HostLimits& lim) {
+  auto gib = [](uint64_t b) { return fmt::format("{:.2f} GiB", static_cast<double>(b) / 1073741824.0); };
+  const bool on_disk = !lim.kv_dir.empty();
+  if (on_disk && plan.kv_bytes > lim.disk_free)
+    return fmt::format("-c {} needs {} of KV cache ({}) and --kv-dir {} has {} free: use a smaller -c, a smaller KV type "
+                       "(-ctk/-ctv q8_0 or q4_0) or a directory on a larger disk",
+                       plan.ctx, gib(plan.kv_bytes), plan.kv_type.name(), lim.kv_dir, gib(lim.disk_free));
+  const uint64_t resident = (on_disk ? 0 : plan.kv_bytes) + plan.scratch_bytes;
+  if (resident <= lim.ram_available) return {};
+  std::string msg = fmt::format(
+      "-c {} needs {} of memory beside the weights (KV cache {} in {}, activations {}) and {} is available: use a smaller -c",
+      plan.ctx, gib(resident), gib(plan.kv_bytes), plan.kv_type.name(), gib(plan.scratch_bytes), gib(lim.ram_available));
+  for (const char* t : {"q8_0", "q4_0"}) {
+    if (plan.kv_type.k == t && plan.kv_type.v == t) continue;
+    try {
+      const MemoryPlan smaller = plan_memory(info, plan.ctx, KvCacheTypes(t), plan.batch);
+      msg += fmt::format(", -ctk {} -ctv {} ({} of KV cache{})", t, t, gib(smaller.kv_bytes),
+                         smaller.kv_bytes + smaller.scratch_bytes <= lim.ram_available ? ": fits" : "");
+    } catch (const std::invalid_argument&) {
+      // a head dimension the quantized type cannot hold: not a suggestion
+    }
+  }
+  return msg + ", or --kv-dir DIR (the KV cache in a file on disk, mapped)";
 }
 
 }  // namespace scout

@@ -56,8 +56,8 @@ class CpuBackend final : public Backend {
   Buffer place_constant(DType dtype, const void* host, int64_t rows, int64_t cols) override {
     return Buffer(nullptr, Tensor{const_cast<void*>(host), dtype, rows, cols});
   }
-  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout) override {
-    return std::make_unique<cpu::CpuKvPool>(layout);
+  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) override {
+    return std::make_unique<cpu::CpuKvPool>(layout, storage.dir);
   }
   void begin_pass(const KvPass&) override {}
 

@@ -2,8 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <bit>
+#include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 
 #ifdef __AVX2__
@@ -16,9 +22,38 @@
 
 namespace scout::backend::cpu {
 
+CpuKvPool::CpuKvPool(KvLayout layout, const std::string& dir) : KvPool(layout), dir_(dir) {
+  if (dir.empty()) return;
+  std::string path = (std::filesystem::path(dir) / "scout-kv-XXXXXX").string();
+  fd_ = ::mkstemp(path.data());
+  if (fd_ < 0) throw std::runtime_error(fmt::format("--kv-dir {}: cannot create the KV cache file there: {}", dir, std::strerror(errno)));
+  ::unlink(path.c_str());  // the open descriptor keeps it; nothing is left behind at exit or on a crash
+}
+
+CpuKvPool::~CpuKvPool() {
+  for (const auto& [addr, bytes] : extents_) ::munmap(addr, bytes);
+  if (fd_ >= 0) ::close(fd_);
+}
+
 void CpuKvPool::reserve(int32_t n_blocks) {
-  // No zeroing: slots are written before they are read.
-  while (capacity() < n_blocks) blocks_.push_back(std::make_unique_for_overwrite<std::byte[]>(layout().block_bytes()));
+  const size_t bb = layout().block_bytes();
+  while (capacity() < n_blocks) {
+    if (fd_ < 0) {  // no zeroing: slots are written before they are read
+      owned_.push_back(std::make_unique_for_overwrite<std::byte[]>(bb));
+      blocks_.push_back(owned_.back().get());
+      continue;
+    }
+    const size_t bytes = bb * kFileExtentBlocks;
+    const auto offset = static_cast<off_t>(extents_.size() * bytes);
+    if (const int err = ::posix_fallocate(fd_, offset, static_cast<off_t>(bytes)); err != 0)
+      throw std::runtime_error(fmt::format("--kv-dir {}: cannot grow the KV cache file to {:.2f} GiB: {}", dir_,
+                                           static_cast<double>(offset + bytes) / 1073741824.0, std::strerror(err)));
+    void* addr = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, offset);
+    if (addr == MAP_FAILED)
+      throw std::runtime_error(fmt::format("--kv-dir {}: cannot map the KV cache file: {}", dir_, std::strerror(errno)));
+    extents_.emplace_back(addr, bytes);
+    for (int32_t i = 0; i < kFileExtentBlocks; ++i) blocks_.push_back(static_cast<std::byte*>(addr) + i * bb);
+  }
 }
 
 KvLayerView kv_view(const KvPass& kv, int layer, size_t seg, std::vector<const std::byte*>& ptrs) {

@@ -6,21 +6,38 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
 
 namespace scout::backend::cpu {
 
+// Blocks in memory, one allocation each; or, given a directory (--kv-dir),
+// in a file there (created, then unlinked at once), mapped in extents of
+// kFileExtentBlocks blocks whose disk space is allocated as they are mapped,
+// so a full disk is one error at reserve() and never a fault on a write.
 class CpuKvPool final : public KvPool {
  public:
-  using KvPool::KvPool;
+  explicit CpuKvPool(KvLayout layout, const std::string& dir = {});
+  ~CpuKvPool() override;
+  CpuKvPool(const CpuKvPool&) = delete;
+  CpuKvPool& operator=(const CpuKvPool&) = delete;
+
   void reserve(int32_t n_blocks) override;
   int32_t capacity() const override { return static_cast<int32_t>(blocks_.size()); }
-  std::byte* block(int32_t id) const { return blocks_[static_cast<size_t>(id)].get(); }
+  std::byte* block(int32_t id) const { return blocks_[static_cast<size_t>(id)]; }
+  bool file_backed() const { return fd_ >= 0; }
+
+  static constexpr int32_t kFileExtentBlocks = 64;
 
  private:
-  std::vector<std::unique_ptr<std::byte[]>> blocks_;
+  std::vector<std::byte*> blocks_;
+  std::vector<std::unique_ptr<std::byte[]>> owned_;   // in memory
+  std::vector<std::pair<void*, size_t>> extents_;     // mapped from the file
+  std::string dir_;
+  int fd_ = -1;
 };
 
 // What attention reads from the KV cache for one layer of one sequence: the

@@ -178,7 +178,9 @@ Buffer CudaBackend::place_constant(DType dtype, const void* host, int64_t rows, 
   return Buffer(this, t);
 }
 
-std::unique_ptr<KvPool> CudaBackend::make_kv_pool(const KvLayout& layout) {
+std::unique_ptr<KvPool> CudaBackend::make_kv_pool(const KvLayout& layout, const KvStorage& storage) {
+  if (!storage.dir.empty())
+    throw std::invalid_argument("--kv-dir keeps the KV cache in host memory mapped from disk: the CUDA backend holds it on the GPU");
   if (layout.head_dim_k % 4 != 0 || layout.head_dim_k > k::kMaxHeadDim || layout.head_dim_v > k::kMaxHeadDim)
     throw std::invalid_argument(fmt::format("cuda: head dimensions {} / {} are not supported by the attention kernels",
                                             layout.head_dim_k, layout.head_dim_v));

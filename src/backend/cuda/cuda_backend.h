@@ -55,7 +55,7 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   Buffer place_weight(Weight& w, bool keep_on_host) override;
   Buffer place_constant(DType dtype, const void* host, int64_t rows, int64_t cols) override;
-  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout) override;
+  std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) override;
   void run_pass(uint64_t key, const std::function<void()>& ops) override;
   void begin_pass(const KvPass& kv) override;
 
