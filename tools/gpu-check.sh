@@ -51,7 +51,7 @@
 # the run stops itself at SCOUT_CHECK_BUDGET_S (default 530 s): a stage never
 # gets more than what is left of it.
 #   stage      limit   expected
-#   deps        60 s     ~2 s    (measured: 1.5-4 s here, unpacking 14 debs, 3 MiB)
+#   deps        60 s     ~2 s    (measured: 1.5-4 s here, unpacking 15 debs, 3 MiB)
 #   build      330 s   ~150 s    (see below; up to ~200 s on slower server cores)
 #   gpu         60 s     ~5 s    (a CUDA context, tg4 on the embedded model)
 #   tests      150 s    ~30 s    (72 tests, 33 of them on the GPU; a guess)
@@ -147,7 +147,7 @@ stage_deps() {
 
   # Which -dev packages the system has: each header through the compiler.
   local missing=() h
-  for h in fmt/core.h spdlog/spdlog.h CLI/CLI.hpp nlohmann/json.hpp sentencepiece_processor.h pcre2.h \
+  for h in fmt/core.h spdlog/spdlog.h CLI/CLI.hpp nlohmann/json.hpp sentencepiece_processor.h pcre2.h xxhash.h \
     gtest/gtest.h gmock/gmock.h; do
     echo "#include <$h>" | "$cxx" -std=c++20 -DPCRE2_CODE_UNIT_WIDTH=8 -E -x c++ - >/dev/null 2>&1 || missing+=("$h")
   done

@@ -129,6 +129,9 @@ class KvPool {
   // Makes ids [0, n) usable (their contents undefined until written); never shrinks.
   virtual void reserve(int32_t n_blocks) = 0;
   virtual int32_t capacity() const = 0;
+  // Copies block id's block_bytes() to host memory, or from it (saved caches).
+  virtual void read_block(int32_t id, void* dst) const = 0;
+  virtual void write_block(int32_t id, const void* src) = 0;
   size_t bytes_allocated() const { return static_cast<size_t>(capacity()) * layout_.block_bytes(); }
 
  private:

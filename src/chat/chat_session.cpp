@@ -1,5 +1,12 @@
 #include "chat/chat_session.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/kv_snapshot.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -29,6 +36,34 @@ void ChatSession::reset() {
   session_.reset();
   held_.clear();
   held_conv_.reset();
+}
+
+namespace {
+
+// Which conversation a saved cache stands for: a hash of its JSON.
+uint64_t conversation_tag(const Conversation& conv) {
+  const std::string text = conv.to_json().dump();
+  return XXH3_64bits(text.data(), text.size());
+}
+
+}  // namespace
+
+bool ChatSession::save_kv(const std::string& path, const Conversation& conv) const {
+  if (!held_conv_ || held_.empty() || held_.size() != session_.n_past() || held_conv_->to_json() != conv.to_json())
+    return false;
+  engine::save_snapshot(path, session_, 0, held_, {}, conversation_tag(conv));
+  return true;
+}
+
+void ChatSession::load_kv(const std::string& path, const Conversation& conv) {
+  reset();
+  engine::LoadedSnapshot snap = engine::load_snapshot(path, session_, 0);
+  if (snap.tag != conversation_tag(conv)) {
+    reset();
+    throw engine::SnapshotError("it was saved for another conversation");
+  }
+  held_ = std::move(snap.tokens);
+  held_conv_ = conv;
 }
 
 std::optional<std::vector<int32_t>> ChatSession::extension(const Conversation& conv) const {

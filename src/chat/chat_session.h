@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,15 @@ class ChatSession {
 
   // Forgets everything the session holds.
   void reset();
+
+  // Saves the session's KV cache to path (engine/kv_snapshot.h) when it holds
+  // exactly `conv` (false otherwise: nothing written). Tagged with conv, so
+  // it is only ever restored for the same conversation.
+  bool save_kv(const std::string& path, const Conversation& conv) const;
+  // Restores a cache save_kv wrote for `conv`: the next turn then evaluates
+  // only the new message. Throws engine::SnapshotError (the session reset)
+  // when the file is unusable or stands for another conversation.
+  void load_kv(const std::string& path, const Conversation& conv);
 
   const TurnStats& last_turn() const { return stats_; }
   const std::vector<int32_t>& held_tokens() const { return held_; }

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include "chat/chat_session.h"
@@ -28,6 +29,7 @@
 #include "cli/size_arg.h"
 #include "models/model.h"
 #include "engine/generate.h"
+#include "engine/kv_snapshot.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
@@ -72,8 +74,8 @@ constexpr const char* kHelp =
     "commands:\n"
     "  /help         this text\n"
     "  /reset        forget the conversation (the system prompt stays)\n"
-    "  /save FILE    write the conversation as JSON {\"system\": ..., \"messages\": [...]}\n"
-    "  /load FILE    continue a saved conversation\n"
+    "  /save FILE    write the conversation as JSON {\"system\": ..., \"messages\": [...]}, its KV cache to FILE.kv\n"
+    "  /load FILE    continue a saved conversation (from its KV cache when FILE.kv is there and fits)\n"
     "  /stats        tokens in the context and what the last turn evaluated\n"
     "  /exit         leave (as does Ctrl-D)\n"
     "input: a line is a message; end a line with \\ to continue it; a pasted block is one message;\n"
@@ -183,12 +185,26 @@ class ChatRepl {
         note("conversation cleared");
       } else if (name == "/save" || name == "/load") {
         if (arg.empty()) throw std::runtime_error(name + " needs a file name");
+        // The conversation as JSON in FILE, and the session's KV cache in FILE.kv.
+        const std::string kv = arg + ".kv";
         if (name == "/save") {
           conv_.save(arg);
-          note(fmt::format("saved {} messages to {}", conv_.messages.size(), arg));
+          const bool with_kv = chat_.save_kv(kv, conv_);
+          note(fmt::format("saved {} messages to {}{}", conv_.messages.size(), arg,
+                           with_kv ? fmt::format(" and their KV cache ({} tokens) to {}", chat_.held_tokens().size(), kv)
+                                   : ""));
         } else {
           conv_ = chat::Conversation::load(arg);
-          note(fmt::format("loaded {} messages from {}", conv_.messages.size(), arg));
+          std::string how = "; the next turn evaluates them";
+          if (std::filesystem::exists(kv)) {
+            try {
+              chat_.load_kv(kv, conv_);
+              how = fmt::format(" and their KV cache ({} tokens) from {}", chat_.held_tokens().size(), kv);
+            } catch (const engine::SnapshotError& e) {
+              how = fmt::format("; {} not used ({}): the next turn evaluates them", kv, e.what());
+            }
+          }
+          note(fmt::format("loaded {} messages from {}{}", conv_.messages.size(), arg, how));
         }
       } else if (name == "/stats") {
         const chat::TurnStats& s = chat_.last_turn();

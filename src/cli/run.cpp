@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -20,6 +22,7 @@
 #include "cli/size_arg.h"
 #include "models/model.h"
 #include "engine/generate.h"
+#include "engine/kv_snapshot.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 
@@ -43,6 +46,7 @@ struct RunOptions {
   bool chat = false;
   std::string system;
   std::string chat_template;
+  std::string prompt_cache;
 };
 
 std::string read_prompt(const RunOptions& o, CLI::App* cmd) {
@@ -72,6 +76,47 @@ void fit_prompt(std::vector<int32_t>& ids, uint64_t n_ctx, const RunOptions& o, 
   kept.insert(kept.end(), ids.end() - static_cast<std::ptrdiff_t>(keep - kept.size()), ids.end());
   spdlog::warn("prompt of {} tokens truncated to its last {} to fit the context of {}", ids.size(), kept.size(), n_ctx);
   ids = std::move(kept);
+}
+
+// --prompt-cache FILE: when FILE holds this model's cache of a prefix of the
+// prompt, load it and evaluate only the rest; otherwise evaluate the whole
+// prompt. Either way FILE then holds the whole prompt's cache. Returns the
+// logits after the prompt. A file that cannot be used is one warning; one
+// that cannot be written is one warning too (the run goes on).
+std::vector<float> evaluate_with_prompt_cache(engine::Session& session, std::span<const int32_t> ids,
+                                              const std::string& path) {
+  size_t have = 0;
+  bool keep_file = false;  // another model's cache: used by its own runs, not replaced
+  std::vector<float> logits;
+  if (std::filesystem::exists(path)) {
+    try {
+      engine::LoadedSnapshot snap = engine::load_snapshot(path, session, 0);
+      // (A cache without logits, a chat's, serves a longer prompt only.)
+      const bool fits = snap.tokens.size() < ids.size() || (snap.tokens.size() == ids.size() && !snap.logits.empty());
+      if (fits && std::equal(snap.tokens.begin(), snap.tokens.end(), ids.begin())) {
+        have = snap.tokens.size();
+        logits = std::move(snap.logits);
+      } else {
+        session.reset();
+        spdlog::info("prompt cache {}: holds another prompt; evaluating this one and replacing it", path);
+      }
+    } catch (const engine::SnapshotError& e) {
+      session.reset();
+      keep_file = e.foreign;
+      spdlog::warn("prompt cache {}: {}; evaluating the prompt instead{}", path, e.what(),
+                   keep_file ? " (the file is left as it is)" : "");
+    }
+  }
+  spdlog::info("prompt cache {}: {} of {} prompt tokens loaded, {} to evaluate", path, have, ids.size(), ids.size() - have);
+  if (have == ids.size()) return logits;
+  logits = session.eval(ids.subspan(have));
+  if (keep_file) return logits;
+  try {
+    engine::save_snapshot(path, session, 0, ids, logits);
+  } catch (const std::exception& e) {
+    spdlog::warn("prompt cache {}: not saved: {}", path, e.what());
+  }
+  return logits;
 }
 
 void run(const RunOptions& o, CLI::App* cmd) {
@@ -109,8 +154,16 @@ void run(const RunOptions& o, CLI::App* cmd) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   };
-  const engine::GenerateResult r =
-      engine::generate(session, *tok, ids, go, o.json ? std::function<void(std::string_view)>() : stream);
+  std::vector<float> prompt_logits;
+  double cached_prompt_seconds = 0;
+  if (!o.prompt_cache.empty()) {
+    const auto t0 = Clock::now();
+    prompt_logits = evaluate_with_prompt_cache(session, ids, o.prompt_cache);
+    cached_prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  engine::GenerateResult r = engine::generate(session, *tok, ids, go,
+                                              o.json ? std::function<void(std::string_view)>() : stream, prompt_logits);
+  if (!o.prompt_cache.empty()) r.prompt_seconds = cached_prompt_seconds;
 
   if (o.json) {
     nlohmann::json j = {{"model", path},
@@ -154,6 +207,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
   cmd->add_flag("--truncate", o->truncate, "drop the start of a prompt too long for the context instead of failing");
   cmd->add_flag("--json", o->json, "print one JSON object: text, token ids, timings, stop reason");
+  cmd->add_option("--prompt-cache", o->prompt_cache,
+                  "keep the prompt's KV cache in FILE: when FILE holds this model's cache of a prefix of the prompt, "
+                  "only the rest is evaluated; FILE then holds the whole prompt's");
   CLI::Option* chat = cmd->add_flag("--chat", o->chat, "the prompt is a user message: apply the model's chat template");
   cmd->add_option("--system", o->system, "system prompt (with --chat)")->needs(chat);
   cmd->add_option("--chat-template", o->chat_template, "chat format: llama4, llama3, llama2, chatml, mistral (with --chat)")

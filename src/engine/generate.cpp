@@ -106,25 +106,29 @@ void Generation::finish(StopReason why) {
 }
 
 GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text) {
+                        const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text,
+                        std::span<const float> prompt_logits) {
   Generation g(tok, prompt, opts, on_text);
-  const auto t_prompt = Clock::now();
-  if (const int k = g.candidates(); k > 0) {
-    // Sampling looks at the top k only: only those come back from the backend.
-    TopTokens top = session.eval_top(prompt, k);
-    g.result().prompt_seconds = seconds_since(t_prompt);
-    while (const std::optional<int32_t> next =
-               g.step(top.row_ids(0), top.row_logits(0), session.n_past(), session.n_ctx())) {
-      const int32_t ids[1] = {*next};
-      top = session.eval_top(ids, k);
+  // Sampling that looks at the top k only gets only those from the backend.
+  const int k = g.candidates();
+  auto step = [&](std::span<const int32_t> ids) {
+    if (k > 0) {
+      const TopTokens top = session.eval_top(ids, k);
+      return g.step(top.row_ids(0), top.row_logits(0), session.n_past(), session.n_ctx());
     }
-    return std::move(g.result());
+    return g.step(session.eval(ids), session.n_past(), session.n_ctx());
+  };
+  std::optional<int32_t> next;
+  if (!prompt_logits.empty()) {  // the session holds the prompt already (a loaded cache)
+    next = g.step(prompt_logits, session.n_past(), session.n_ctx());
+  } else {
+    const auto t_prompt = Clock::now();
+    next = step(prompt);
+    g.result().prompt_seconds = seconds_since(t_prompt);  // includes the first draw: microseconds
   }
-  std::vector<float> logits = session.eval(prompt);
-  g.result().prompt_seconds = seconds_since(t_prompt);
-  while (const std::optional<int32_t> next = g.step(logits, session.n_past(), session.n_ctx())) {
+  while (next) {
     const int32_t ids[1] = {*next};
-    logits = session.eval(ids);
+    next = step(ids);
   }
   return std::move(g.result());
 }

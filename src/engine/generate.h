@@ -90,8 +90,13 @@ class Generation {
   bool done_ = false;
 };
 
-// on_text receives each piece of output text as soon as it is final.
+// on_text receives each piece of output text as soon as it is final. With
+// prompt_logits, the session already holds the prompt (a loaded prompt
+// cache) and these are its last token's logits: nothing is evaluated before
+// the first draw. Sampling from all logits or from the backend's top k makes
+// the same draws (sampling::Sampler::sample_top), so both paths give the same text.
 GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::span<const int32_t> prompt,
-                        const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text = {});
+                        const GenerateOptions& opts, const std::function<void(std::string_view)>& on_text = {},
+                        std::span<const float> prompt_logits = {});
 
 }  // namespace scout::engine

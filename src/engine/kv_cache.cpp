@@ -89,6 +89,30 @@ void KvCache::describe(std::span<const SeqRows> rows, backend::KvPass& out) cons
     }
 }
 
+int64_t KvCache::live_base(uint32_t layer, int64_t n) const {
+  const int64_t chunk = cfg_.layer_chunk[layer];
+  return chunk > 0 ? n - n % chunk : 0;
+}
+
+std::vector<int32_t> KvCache::live_blocks(uint32_t layer, uint32_t seq) const {
+  const Table& t = table(layer, seq);
+  const int64_t n = seq_len_.at(seq), live = live_base(layer, n);
+  if (live >= n) return {};
+  const int64_t first = (live - t.base_pos) / cfg_.block_size;
+  const int64_t end = (n - t.base_pos + cfg_.block_size - 1) / cfg_.block_size;
+  return {t.ids.begin() + first, t.ids.begin() + end};
+}
+
+void KvCache::restore(uint32_t seq, int64_t n) {
+  clear(seq);
+  for (uint32_t il = 0; il < cfg_.n_layer; ++il) {
+    Table& t = table(il, seq);
+    t.base_pos = live_base(il, n);
+    while (t.base_pos + static_cast<int64_t>(t.ids.size()) * cfg_.block_size < n) t.ids.push_back(take_block());
+  }
+  seq_len_.at(seq) = n;
+}
+
 void KvCache::clear(uint32_t seq) {
   for (uint32_t il = 0; il < cfg_.n_layer; ++il) {
     Table& t = table(il, seq);

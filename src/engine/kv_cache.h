@@ -59,6 +59,18 @@ class KvCache {
   // every layer and sequence, the positions held and their block ids.
   void describe(std::span<const SeqRows> rows, backend::KvPass& out) const;
 
+  // For saved sequences (engine/kv_snapshot.h). Where layer `layer` of a sequence holding n positions would start: 0 for
+  // a global layer; for a chunked one the current chunk's first position, or
+  // n itself at a chunk boundary (the next token starts a new chunk: nothing
+  // of the old one is read again, so nothing needs keeping).
+  int64_t live_base(uint32_t layer, int64_t n) const;
+  // Blocks of `layer` of seq covering [live_base(seq_len), seq_len), in order.
+  std::vector<int32_t> live_blocks(uint32_t layer, uint32_t seq) const;
+  // Forgets seq, then makes it hold n positions, every layer from its
+  // live_base, with fresh blocks whose bytes the caller writes (pool()).
+  void restore(uint32_t seq, int64_t n);
+  backend::KvPool& pool() const { return *pool_; }
+
   // Forgets a sequence; its blocks go back to the free list.
   void clear(uint32_t seq);
   // The first position in any chunked layer's next chunk after `pos`, or -1

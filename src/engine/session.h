@@ -97,6 +97,7 @@ class Session {
 
   const Model& model() const { return model_; }
   const KvCache& kv_cache() const { return kv_; }
+  KvCache& kv_cache() { return kv_; }  // engine/kv_snapshot.cpp restores into it
   // Counts expert routing of later evals into stats (nullptr: off, the
   // default). stats must outlive its use; it is not owned.
   void set_expert_stats(ExpertStats* stats) { stats_ = stats; }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -202,6 +203,7 @@ TEST(ChatCli, TerminalSessionReusesTheCacheAndSavesAndLoads) {
   EXPECT_EQ(s->messages, 4u);
 
   EXPECT_NE(chat.say("/save " + tmp.path("a.json")).find("saved 4 messages"), std::string::npos) << chat.out;
+  EXPECT_TRUE(std::filesystem::exists(tmp.path("a.json.kv")));  // and the KV cache beside it
   std::ifstream in(tmp.path("a.json"));
   const json saved = json::parse(in);
   ASSERT_EQ(saved["messages"].size(), 4u);
@@ -209,13 +211,25 @@ TEST(ChatCli, TerminalSessionReusesTheCacheAndSavesAndLoads) {
   EXPECT_EQ(saved["messages"][1]["role"], "assistant");
   EXPECT_EQ(saved["messages"][2]["content"], "Second message");
 
+  const size_t held_at_save = last_stats(chat.say("/stats"))->context;
   EXPECT_NE(chat.say("/reset").find("conversation cleared"), std::string::npos);
   EXPECT_NE(chat.say("/load " + tmp.path("a.json")).find("loaded 4 messages"), std::string::npos) << chat.out;
   chat.say("Third");
   s = last_stats(chat.say("/stats"));
   ASSERT_TRUE(s) << chat.out;
-  EXPECT_TRUE(s->whole);  // a loaded conversation is evaluated from the start
+  EXPECT_FALSE(s->whole);  // the loaded KV cache is reused: only the new message is evaluated
+  EXPECT_EQ(s->reused, held_at_save);
+  EXPECT_EQ(s->evaluated, turn_tokens("Third"));
   EXPECT_EQ(s->messages, 6u);
+  // Without its KV cache (or with one of another conversation) a loaded conversation is evaluated from the start.
+  chat.say("/save " + tmp.path("c.json"));  // c.json.kv: the 6-message conversation's cache
+  std::filesystem::copy_file(tmp.path("a.json.kv"), tmp.path("c.json.kv"), std::filesystem::copy_options::overwrite_existing);
+  EXPECT_NE(chat.say("/load " + tmp.path("c.json")).find("another conversation"), std::string::npos) << chat.out;
+  chat.say("Fourth");
+  s = last_stats(chat.say("/stats"));
+  ASSERT_TRUE(s) << chat.out;
+  EXPECT_TRUE(s->whole);
+  EXPECT_EQ(s->messages, 8u);
   chat.say("/save " + tmp.path("b.json"));
   std::ifstream in_b(tmp.path("b.json"));
   const json again = json::parse(in_b);

@@ -75,6 +75,54 @@ TEST(KvFlags, InfoPlansWithTheRealTypes) {
   EXPECT_EQ(b["kv_bytes"].get<uint64_t>() * 128, a["kv_bytes"].get<uint64_t>() * (34 + 18));
 }
 
+std::string stories() { return std::string(SCOUT_SHARED_DIR) + "/models/stories260K/stories260K.gguf"; }
+
+// --prompt-cache: a repeated prompt evaluates nothing, a longer one only its
+// new tokens, and the text is the same as without the cache; a damaged file
+// is one warning and is replaced, another model's is left alone.
+TEST(PromptCache, ReusesThePromptAndKeepsTheTextTheSame) {
+  if (!std::filesystem::exists(stories())) GTEST_SKIP() << "no " << stories() << " (../shared)";
+  test::TempDir dir;
+  const std::string cache = dir.path("story.kv");
+  const std::string prompt = "Once upon a time, there was a little girl named Lily. She loved to play";
+  auto run = [&](const std::string& p, bool with_cache) {
+    std::vector<std::string> args = {"run", "-m", stories(), "-p", p, "-n", "24", "-s", "9"};
+    if (with_cache) args.insert(args.end(), {"--prompt-cache", cache});
+    const CommandResult r = run_scout(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r;
+  };
+  const CommandResult plain = run(prompt, false);
+  const CommandResult first = run(prompt, true);
+  EXPECT_NE(first.err.find("0 of"), std::string::npos) << first.err;
+  const CommandResult again = run(prompt, true);
+  EXPECT_NE(again.err.find("to evaluate"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find(", 0 to evaluate"), std::string::npos) << again.err;
+  EXPECT_EQ(first.out, plain.out);
+  EXPECT_EQ(again.out, plain.out);
+  const CommandResult longer = run(prompt + " outside", true);
+  EXPECT_EQ(longer.out, run(prompt + " outside", false).out);
+  EXPECT_EQ(longer.err.find(" 0 of"), std::string::npos) << longer.err;  // the prefix was loaded
+
+  // Damaged: a warning, the prompt evaluated, the same text, and the file replaced by a sound one.
+  {
+    std::fstream f(cache, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);
+    f.put('\x5a');
+  }
+  const CommandResult damaged = run(prompt, true);
+  EXPECT_NE(damaged.err.find("checksum"), std::string::npos) << damaged.err;
+  EXPECT_EQ(damaged.out, plain.out);
+  EXPECT_NE(run(prompt, true).err.find(", 0 to evaluate"), std::string::npos);
+
+  // Another model's cache: a warning, and the file is left as it was.
+  const auto before = std::filesystem::file_size(cache);
+  const CommandResult other = run_scout({"run", "-p", prompt, "-n", "4", "--prompt-cache", cache});
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(other.err.find("another model"), std::string::npos) << other.err;
+  EXPECT_EQ(std::filesystem::file_size(cache), before);
+}
+
 // A context beyond memory is refused up front, with the bytes and the ways out.
 TEST(HostPlan, NamesTheBytesAndSuggestsSmallerTypesOrKvDir) {
   const ModelInfo info = inspect_model(test::default_model_path());

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -28,6 +29,8 @@ class CpuKvPool final : public KvPool {
   void reserve(int32_t n_blocks) override;
   int32_t capacity() const override { return static_cast<int32_t>(blocks_.size()); }
   std::byte* block(int32_t id) const { return blocks_[static_cast<size_t>(id)]; }
+  void read_block(int32_t id, void* dst) const override { std::memcpy(dst, block(id), layout().block_bytes()); }
+  void write_block(int32_t id, const void* src) override { std::memcpy(block(id), src, layout().block_bytes()); }
   bool file_backed() const { return fd_ >= 0; }
 
   static constexpr int32_t kFileExtentBlocks = 64;

@@ -73,6 +73,18 @@ CudaKvPool::~CudaKvPool() {
   if (table_) cudaFree(table_);
 }
 
+void CudaKvPool::read_block(int32_t id, void* dst) const {
+  cuda_check(cudaMemcpyAsync(dst, blocks_.at(static_cast<size_t>(id)), layout().block_bytes(), cudaMemcpyDeviceToHost, stream_),
+             "KV block read");
+  cuda_check(cudaStreamSynchronize(stream_), "KV block read");
+}
+
+void CudaKvPool::write_block(int32_t id, const void* src) {
+  cuda_check(cudaMemcpyAsync(blocks_.at(static_cast<size_t>(id)), src, layout().block_bytes(), cudaMemcpyHostToDevice, stream_),
+             "KV block write");
+  cuda_check(cudaStreamSynchronize(stream_), "KV block write");
+}
+
 void CudaKvPool::reserve(int32_t n_blocks) {
   const size_t have = blocks_.size();
   if (n_blocks <= static_cast<int32_t>(have)) return;

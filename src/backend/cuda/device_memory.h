@@ -67,6 +67,8 @@ class CudaKvPool final : public KvPool {
   ~CudaKvPool() override;
   void reserve(int32_t n_blocks) override;
   int32_t capacity() const override { return static_cast<int32_t>(blocks_.size()); }
+  void read_block(int32_t id, void* dst) const override;
+  void write_block(int32_t id, const void* src) override;
   void* const* device_table() const { return table_; }
 
  private:
