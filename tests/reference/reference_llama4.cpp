@@ -56,9 +56,13 @@ ReferenceModel::Vec ReferenceModel::swiglu(const std::string& gate, const std::s
   return matvec(down, a, row0_down, static_cast<int64_t>(x.size()));
 }
 
-std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32_t>& tokens) {
+std::vector<std::vector<double>> ReferenceModel::forward_at(const std::vector<int32_t>& tokens,
+                                                             const std::vector<int64_t>& positions) {
   const Hparams& hp = hp_;
   const int64_t n = static_cast<int64_t>(tokens.size()), d = hp.d_model;
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  const std::vector<int64_t>& wanted = positions.empty() ? all : positions;
   const int64_t H = hp.n_head, KV = hp.n_head_kv, hd = hp.head_dim_k, hdv = hp.head_dim_v;
   const bool llama4 = hp.arch_name == "llama4";
 
@@ -114,8 +118,10 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
       }
     }
 
-    // Attention: causal, chunked on chunked layers, grouped-query.
-    for (int64_t t = 0; t < n; ++t) {
+    // Attention: causal, chunked on chunked layers, grouped-query. The last
+    // layer only where logits are wanted.
+    const std::vector<int64_t>& rows = il + 1 == hp.n_layer ? wanted : all;
+    for (const int64_t t : rows) {
       Vec out(static_cast<size_t>(H * hdv), 0.0);
       const int64_t lo = chunk > 0 ? t / chunk * chunk : 0;
       for (int64_t hh = 0; hh < H; ++hh) {
@@ -137,7 +143,7 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
     }
 
     // Feed-forward.
-    for (int64_t t = 0; t < n; ++t) {
+    for (const int64_t t : rows) {
       const Vec h = rmsnorm(x[t], b + "ffn_norm.weight");
       Vec y(static_cast<size_t>(d), 0.0);
       if (hp.is_moe_layer(il)) {
@@ -178,7 +184,7 @@ std::vector<std::vector<double>> ReferenceModel::forward(const std::vector<int32
 
   const std::string head = has("output.weight") ? "output.weight" : "token_embd.weight";
   std::vector<Vec> logits;
-  for (int64_t t = 0; t < n; ++t) logits.push_back(matvec(head, rmsnorm(x[t], "output_norm.weight")));
+  for (const int64_t t : wanted) logits.push_back(matvec(head, rmsnorm(x[t], "output_norm.weight")));
   return logits;
 }
 

@@ -21,7 +21,12 @@ class ReferenceModel {
   explicit ReferenceModel(const gguf::GgufFile& file);
 
   // Logits of every position of `tokens` (position 0 first): [n][n_vocab].
-  std::vector<std::vector<double>> forward(const std::vector<int32_t>& tokens);
+  std::vector<std::vector<double>> forward(const std::vector<int32_t>& tokens) { return forward_at(tokens, {}); }
+  // Logits at `positions` only (every position when empty), in that order.
+  // The last layer's attention and FFN run only there, so when the last
+  // layer is the only global one (a llama4 model of 4 layers) the cost is
+  // linear in the length: long contexts can be checked.
+  std::vector<std::vector<double>> forward_at(const std::vector<int32_t>& tokens, const std::vector<int64_t>& positions);
 
   const Hparams& hparams() const { return hp_; }
 
