@@ -16,29 +16,29 @@ std::vector<TestCase> make_plan(const BenchParams& p) {
     for (size_t ib = 0; ib < p.batches.size(); ++ib)
       for (const std::string& tk : p.types_k)
         for (const std::string& tv : p.types_v)
-      for (int64_t d : p.depths) {
-        TestCase base;
-        base.threads = static_cast<int>(t);
-        base.batch = p.batches[ib];
-        base.type_k = tk;
-        base.type_v = tv;
-        base.depth = d;
-        for (int64_t n : p.prompts) {
-          if (n <= 0) continue;
-          TestCase c = base;
-          c.kind = TestKind::Prompt;
-          c.n_tokens = n;
-          plan.push_back(c);
-        }
-        if (ib > 0) continue;  // tg rows: once per (threads, depth)
-        for (int64_t n : p.gens) {
-          if (n <= 0) continue;
-          TestCase c = base;
-          c.kind = TestKind::Generate;
-          c.n_tokens = n;
-          plan.push_back(c);
-        }
-      }
+          for (int64_t d : p.depths) {
+            TestCase base;
+            base.threads = static_cast<int>(t);
+            base.batch = p.batches[ib];
+            base.type_k = tk;
+            base.type_v = tv;
+            base.depth = d;
+            for (int64_t n : p.prompts) {
+              if (n <= 0) continue;
+              TestCase c = base;
+              c.kind = TestKind::Prompt;
+              c.n_tokens = n;
+              plan.push_back(c);
+            }
+            if (ib > 0) continue;  // tg rows: once per (threads, depth)
+            for (int64_t n : p.gens) {
+              if (n <= 0) continue;
+              TestCase c = base;
+              c.kind = TestKind::Generate;
+              c.n_tokens = n;
+              plan.push_back(c);
+            }
+          }
   return plan;
 }
 

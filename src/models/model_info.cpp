@@ -250,7 +250,7 @@ std::string gpu_plan_problem(const ModelInfo& info, const MemoryPlan& plan) {
       if (fits(ngl, cpu_moe)) best = ngl;
     if (best >= 0) ways.push_back(fmt::format("{}-ngl {}", cpu_moe && !g.cpu_moe ? "--cpu-moe " : "", best));
   }
-  msg += ways.empty() ? "; even with every layer in host memory it does not fit: use --device cpu, a smaller -c or -ctk/-ctv q8_0"
+  msg += ways.empty() ? "; even with every layer in host memory it does not fit: use --device cpu or a smaller -c"
                       : fmt::format("; try {}", fmt::join(ways, " or "));
   return msg;
 }
