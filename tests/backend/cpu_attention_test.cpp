@@ -12,6 +12,7 @@
 
 #include "backend/cpu/cpu_attention.h"
 #include "backend/cpu/cpu_kv.h"
+#include "kernels/cpu/act_quant.h"
 #include "tensor/dequant.h"
 #include "tensor/quant.h"
 
@@ -98,15 +99,39 @@ struct TestCache {
   }
 };
 
-// Softmax attention in double, straight from the definition.
+// The query row scaled and rounded to 8 bits per block of 32, as attention
+// rounds it to score quantized keys in integers (few rows: decode steps).
+std::vector<float> rounded_query(const float* q, int dk, float scale) {
+  std::vector<float> x(static_cast<size_t>(dk));
+  for (int i = 0; i < dk; ++i) x[static_cast<size_t>(i)] = q[i] * scale;
+  std::vector<uint8_t> act(kernels::act_row_bytes(kernels::ActFormat::Q8_32, dk));
+  kernels::quantize_activations(kernels::ActFormat::Q8_32, x.data(), act.data(), dk);
+  for (int b = 0; b < dk / 32; ++b) {
+    kernels::ActBlock32 blk;
+    std::memcpy(&blk, act.data() + b * sizeof blk, sizeof blk);
+    for (int i = 0; i < 32; ++i) x[static_cast<size_t>(b * 32 + i)] = blk.d * blk.q[i];
+  }
+  return x;
+}
+
+// Softmax attention in double, straight from the definition. Rows whose
+// query tile has at most 16 rows (tokens x the group's heads) score a
+// quantized K against their rounded query, as cpu_attention does.
 std::vector<float> reference_attention(const TestCache& c, const KvLayout& L, const AttentionParams& p,
                                        const std::vector<float>& q, const std::vector<int32_t>& pos) {
   const int group = p.n_head / p.n_head_kv;
+  const auto n_rows = static_cast<int64_t>(pos.size());
   std::vector<float> out(pos.size() * p.n_head * p.head_dim_v);
   for (size_t t = 0; t < pos.size(); ++t)
     for (int h = 0; h < p.n_head; ++h) {
       const int g = h / group;
-      const float* qv = q.data() + (t * p.n_head + h) * p.head_dim_k;
+      const int64_t tile_rows = std::min<int64_t>(16, n_rows - static_cast<int64_t>(t) / 16 * 16) * group;
+      const bool rounded = kv_quantized(L.types.k) && tile_rows <= 16;
+      const std::vector<float> qr = rounded ? rounded_query(q.data() + (t * p.n_head + h) * p.head_dim_k, p.head_dim_k, p.scale)
+                                            : std::vector<float>(q.begin() + (t * p.n_head + h) * p.head_dim_k,
+                                                                 q.begin() + (t * p.n_head + h + 1) * p.head_dim_k);
+      const double score_scale = rounded ? 1.0 : p.scale;
+      const float* qv = qr.data();
       std::vector<double> s;
       const int64_t first = p.first_visible(pos[t]);
       double mx = -std::numeric_limits<double>::infinity();
@@ -114,7 +139,7 @@ std::vector<float> reference_attention(const TestCache& c, const KvLayout& L, co
         const float* kv = c.k.data() + (j * L.n_head_kv + g) * L.head_dim_k;
         double d = 0;
         for (int i = 0; i < p.head_dim_k; ++i) d += static_cast<double>(qv[i]) * kv[i];
-        s.push_back(d * p.scale);
+        s.push_back(d * score_scale);
         mx = std::max(mx, s.back());
       }
       double sum = 0;
@@ -171,6 +196,8 @@ TEST(CpuAttention, MatchesTheReferenceForEveryKvType) {
       check(types, {8, 2, 64, 32, 0}, 40, 37, 2);     // a prompt batch on a global layer, GQA 4
       check(types, {6, 2, 32, 64, 24}, 50, 30, 2);    // chunked (chunk 24: boundaries inside blocks), GQA 3
       check(types, {4, 1, 32, 32, 0}, 300, 1, 2);     // one decode step: split-K over 19 blocks
+      check(types, {8, 2, 64, 32, 0}, 100, 3, 2);     // 3 tokens x 4 heads: 12 rows, integer scores on quantized K
+      check(types, {8, 2, 64, 32, 48}, 90, 17, 1);    // a tile of 16 (f32 scores) and one of 1 (integer)
     }
 }
 

@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "backend/cpu/cpu_math.h"
+#include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/quant_dot.h"
 
 namespace scout::backend::cpu {
 
@@ -57,6 +59,19 @@ inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
 constexpr int kLanes = kU * kVec;          // keys (or value dims) per register tile
 constexpr int kRowTile = 4;                // query rows per register tile
 constexpr int64_t kMinSplitBlocks = 4;     // KV blocks per split-K run at least
+// Items with at most this many query rows (decode steps) score quantized keys
+// with integer dot products against the queries rounded to 8 bits, as the
+// weights' kernels multiply activations (and as llama.cpp's decode does):
+// no f32 copy of the keys. Larger items amortise decoding the keys to f32
+// over their rows and use the register tiles.
+constexpr int64_t kIntScoreRows = 16;
+
+// The integer dot product kernel for a quantized K type, or nullptr.
+const kernels::QuantDot* key_dot(KvType t) {
+  if (t == KvType::Q8_0) return kernels::quant_dot(TensorType::Q8_0, kernels::cpu_level());
+  if (t == KvType::Q4_0) return kernels::quant_dot(TensorType::Q4_0, kernels::cpu_level());
+  return nullptr;
+}
 
 // Keys of slots [s0, s1) of one block and kv head as f32 into kt, transposed
 // (kt[i][slot], row stride ks) as qk_tile reads them. Float types are stored
@@ -178,12 +193,15 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
     n_split = std::clamp<int64_t>(blocks / kMinSplitBlocks, 1, want);
   }
   const int64_t n_items = n_base_items * n_split;
+  const kernels::QuantDot* kdot = key_dot(L.types.k);
+  const size_t act_bytes = kdot ? kernels::act_row_bytes(kdot->act, dk) : 0;
   std::vector<float> split_states;  // with split-K: every run's state, merged at the end
   if (n_split > 1) split_states.resize(static_cast<size_t>(n_items * state_floats));
 
 #pragma omp parallel num_threads(static_cast<int>(std::min<int64_t>(threads, n_items)))
   {
     static thread_local std::vector<float> kbuf_v, vbuf_v, state_v, score_v, row_v, q_v;
+    static thread_local std::vector<uint8_t> qact_v;
     const int64_t ks = bs + kLanes;  // key and score row stride: kLanes-key reads past the last slot stay inside
     float* kbuf = thread_buffer(kbuf_v, static_cast<size_t>(dk * ks));  // [dk][ks]
     float* vbuf = thread_buffer(vbuf_v, static_cast<size_t>(bs * dv));
@@ -207,6 +225,11 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
         const float* src = q + ((t0 + r / group) * p.n_head + g * group + r % group) * dk;
         for (int i = 0; i < dk; ++i) qs[r * dk + i] = src[i] * p.scale;
       }
+      const bool int_scores = kdot && nr <= kIntScoreRows;
+      if (int_scores) {
+        if (qact_v.size() < nr * act_bytes) qact_v.resize(nr * act_bytes);
+        for (int64_t r = 0; r < nr; ++r) kernels::quantize_activations(kdot->act, qs + r * dk, qact_v.data() + r * act_bytes, dk);
+      }
 
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
       for (int64_t t = t0; t < t1; ++t) {
@@ -223,10 +246,20 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
         const int64_t b0 = kv.base_pos + b * bs;                 // position of slot 0
         const int64_t s0 = std::max(lo, b0) - b0, s1 = std::min(hi, b0 + bs - 1) - b0 + 1;  // slots used
         if (s0 >= s1) continue;
-        load_keys(kv.k_block(b, g), L, s0, s1, kbuf, ks, row);
         kv_decode(L.types.v, kv.v_block(b, g) + s0 * L.v_row_bytes(), vbuf + s0 * dv, (s1 - s0) * dv);
-
-        over_rows(nr, [&]<int R>(int64_t r0) { scores_rows<R>(qs + r0 * dk, dk, kbuf, ks, s0, s1, scores + r0 * ks, ks); });
+        if (int_scores) {
+          const auto* kb = reinterpret_cast<const uint8_t*>(kv.k_block(b, g));
+          float dots[kernels::kMaxActRows];
+          for (int64_t sl = s0; sl < s1; ++sl)
+            for (int64_t r0 = 0; r0 < nr; r0 += kernels::kMaxActRows) {
+              const int na = static_cast<int>(std::min<int64_t>(kernels::kMaxActRows, nr - r0));
+              kdot->fn(dk, kb + sl * L.k_row_bytes(), qact_v.data() + r0 * act_bytes, act_bytes, na, dots);
+              for (int i = 0; i < na; ++i) scores[(r0 + i) * ks + sl] = dots[i];
+            }
+        } else {
+          load_keys(kv.k_block(b, g), L, s0, s1, kbuf, ks, row);
+          over_rows(nr, [&]<int R>(int64_t r0) { scores_rows<R>(qs + r0 * dk, dk, kbuf, ks, s0, s1, scores + r0 * ks, ks); });
+        }
         // Online softmax, row by row over its visible slots [j0, j1); other slots weigh 0.
         for (int64_t r = 0; r < nr; ++r) {
           const int32_t pt = pos[t0 + r / group];
