@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -84,6 +85,25 @@ std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
   std::vector<int32_t> t(n);
   for (auto& x : t) x = dist(rng);
   return t;
+}
+
+PositionAgreement compare_positions(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref,
+                                    size_t n_vocab) {
+  PositionAgreement a;
+  for (size_t t = 0; t < ref.size(); ++t) {
+    double se = 0, ss = 0;
+    size_t mine = 0, theirs = 0;
+    for (size_t i = 0; i < n_vocab; ++i) {
+      const double d = ours[t * n_vocab + i] - ref[t][i];
+      se += d * d;
+      ss += ref[t][i] * ref[t][i];
+      if (ours[t * n_vocab + i] > ours[t * n_vocab + mine]) mine = i;
+      if (ref[t][i] > ref[t][theirs]) theirs = i;
+    }
+    a.rel_rms.push_back(std::sqrt(se / ss));
+    a.argmax_same.push_back(mine == theirs);
+  }
+  return a;
 }
 
 }  // namespace scout::test

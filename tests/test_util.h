@@ -16,6 +16,16 @@ std::string default_model_path();
 // n token ids drawn uniformly from [0, n_vocab), the same for the same seed.
 std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed);
 
+// How logits compare with a reference's, position by position: the RMS of
+// (ours - ref) over the RMS of ref, and whether the argmax is the same.
+// ours is [positions][n_vocab] flat, ref one row per position.
+struct PositionAgreement {
+  std::vector<double> rel_rms;
+  std::vector<bool> argmax_same;
+};
+PositionAgreement compare_positions(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref,
+                                    size_t n_vocab);
+
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
  public:

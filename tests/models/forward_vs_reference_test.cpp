@@ -50,20 +50,11 @@ struct Agreement {
 Agreement agreement(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t n_vocab,
                     double tol) {
   Agreement a;
-  std::vector<double> rel;
-  for (size_t t = 0; t < ref.size(); ++t) {
-    double se = 0, ss = 0;
-    size_t mine = 0, theirs = 0;
-    for (size_t i = 0; i < n_vocab; ++i) {
-      const double d = ours[t * n_vocab + i] - ref[t][i];
-      se += d * d;
-      ss += ref[t][i] * ref[t][i];
-      if (ours[t * n_vocab + i] > ours[t * n_vocab + mine]) mine = i;
-      if (ref[t][i] > ref[t][theirs]) theirs = i;
-    }
-    rel.push_back(std::sqrt(se / ss));
-    a.close += rel.back() < tol;
-    a.argmax_same += mine == theirs;
+  const test::PositionAgreement p = test::compare_positions(ours, ref, n_vocab);
+  std::vector<double> rel = p.rel_rms;
+  for (size_t t = 0; t < rel.size(); ++t) {
+    a.close += rel[t] < tol;
+    a.argmax_same += p.argmax_same[t];
   }
   std::sort(rel.begin(), rel.end());
   a.median_rel_rms = rel[rel.size() / 2];

@@ -59,20 +59,9 @@ struct Agreement {
 
 Agreement agreement(const std::vector<float>& ours, const std::vector<std::vector<double>>& ref, size_t n_vocab) {
   Agreement a;
-  std::vector<double> rel;
-  for (size_t t = 0; t < ref.size(); ++t) {
-    double se = 0, ss = 0;
-    size_t mine = 0, theirs = 0;
-    for (size_t i = 0; i < n_vocab; ++i) {
-      const double d = ours[t * n_vocab + i] - ref[t][i];
-      se += d * d;
-      ss += ref[t][i] * ref[t][i];
-      if (ours[t * n_vocab + i] > ours[t * n_vocab + mine]) mine = i;
-      if (ref[t][i] > ref[t][theirs]) theirs = i;
-    }
-    rel.push_back(std::sqrt(se / ss));
-    a.argmax_same += (mine == theirs) / static_cast<double>(ref.size());
-  }
+  const test::PositionAgreement p = test::compare_positions(ours, ref, n_vocab);
+  std::vector<double> rel = p.rel_rms;
+  for (const bool same : p.argmax_same) a.argmax_same += same / static_cast<double>(rel.size());
   std::sort(rel.begin(), rel.end());
   a.median_rel_rms = rel[rel.size() / 2];
   a.p90_rel_rms = rel[rel.size() * 9 / 10];
