@@ -20,16 +20,16 @@ namespace {
 
 constexpr int64_t kGenWarmupTokens = 16;
 
-// A test's saved depth fill, removed when the test ends.
-struct DepthCache {
-  std::string path;
-  ~DepthCache() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove(path, ec);
-  }
-};
 
 }  // namespace
+
+DepthFills::~DepthFills() {
+  std::error_code ec;
+  for (const auto& [key, path] : paths_)
+    if (!path.empty()) std::filesystem::remove(path, ec);
+}
+
+std::string& DepthFills::path_for(const TestCase& t) { return paths_[{t.depth, t.type_k, t.type_v}]; }
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts) {
   engine::SessionOptions so;
@@ -42,22 +42,29 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   std::optional<ExpertStats> stats;
   if (opts.expert_stats) stats.emplace(model.hparams());
 
-  // The depth (-d) is evaluated once and saved; later repetitions restore it
-  // (engine/kv_snapshot.h) instead of evaluating it again: at long depths
-  // the fill is most of a test's time. The file is removed at the end.
-  DepthCache depth;
+  // The depth (-d) is evaluated once and saved; later repetitions (and tests
+  // of the same depth and KV types) restore it instead of evaluating it
+  // again: at long depths the fill is most of a test's time.
+  DepthFills own;
+  std::string& depth_path = (opts.depth_fills ? *opts.depth_fills : own).path_for(test);
   auto fill_depth = [&] {
     if (test.depth == 0) return;
-    if (!depth.path.empty()) {
-      engine::load_snapshot(depth.path, session, 0);
+    if (!depth_path.empty()) {
+      engine::load_snapshot(depth_path, session, 0);
       return;
     }
     const std::vector<int32_t> ids = tokens.draw(test.depth);
     const std::vector<float> logits = session.eval(ids);
-    depth.path = (std::filesystem::temp_directory_path() /
-                  fmt::format("scout-bench-depth-{}-{}.kv", ::getpid(), reinterpret_cast<uintptr_t>(&depth)))
-                     .string();
-    engine::save_snapshot(depth.path, session, 0, ids, logits);
+    static int counter = 0;
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              fmt::format("scout-bench-depth-{}-{}.kv", ::getpid(), counter++))
+                                 .string();
+    try {
+      engine::save_snapshot(path, session, 0, ids, logits);
+      depth_path = path;
+    } catch (const std::exception& e) {
+      spdlog::warn("bench: the depth fill is not saved ({}): each repetition evaluates it", e.what());
+    }
   };
 
   // One repetition of n tokens; returns the nanoseconds they took.

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench/plan.h"
@@ -24,8 +27,26 @@ struct TestResult {
   std::vector<std::vector<uint64_t>> expert_counts;
 };
 
+// The depth fills (-d) saved so far (engine/kv_snapshot.h files in the temp
+// directory), one per (depth, K type, V type): every test and repetition
+// with that depth restores it instead of evaluating it again. The files are
+// removed when this goes.
+class DepthFills {
+ public:
+  DepthFills() = default;
+  DepthFills(const DepthFills&) = delete;
+  DepthFills& operator=(const DepthFills&) = delete;
+  ~DepthFills();
+  // The file for this test's depth and types (an empty path until saved).
+  std::string& path_for(const TestCase& t);
+
+ private:
+  std::map<std::tuple<int64_t, std::string, std::string>, std::string> paths_;
+};
+
 struct RunnerOptions {
   int repetitions = 5;
+  DepthFills* depth_fills = nullptr;  // shared across tests; nullptr: each test keeps its own
   bool expert_stats = false;
   bool exact = false;  // f32 dot products on dequantized weights (SessionOptions)
 };

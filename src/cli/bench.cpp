@@ -169,6 +169,8 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     ro.repetitions = params.repetitions;
     ro.expert_stats = o.expert_stats;
     ro.exact = o.exact;
+    bench::DepthFills depth_fills;
+    ro.depth_fills = &depth_fills;
     if (model->backend().name() == "cuda") rep.backend = "CUDA";
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
   }
