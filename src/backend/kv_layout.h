@@ -19,26 +19,36 @@
 #include <string_view>
 #include <tuple>
 
+#include "tensor/types.h"
+
 namespace scout::backend {
+
+using scout::TensorType;
 
 enum class KvType { F32, F16, BF16, Q8_0, Q4_0 };
 
 struct KvTypeTraits {
   KvType type;
   std::string_view name;  // as the command line takes it (llama.cpp's names)
+  TensorType tensor;      // the ggml type rows are stored in (quantize_row / dequantize_row)
+  // The tensor type's block (tensor/types.h), here as constants: offsets into
+  // blocks are computed in attention's inner loops (a test checks they agree).
   int block;              // elements per quantization block (1: a float type)
   int bytes;              // bytes per block
 };
 
 // Every KV type, in the order of the enum: one table for flags, plans and caches.
 inline constexpr KvTypeTraits kKvTypes[] = {
-    {KvType::F32, "f32", 1, 4},     {KvType::F16, "f16", 1, 2},   {KvType::BF16, "bf16", 1, 2},
-    {KvType::Q8_0, "q8_0", 32, 34}, {KvType::Q4_0, "q4_0", 32, 18},
+    {KvType::F32, "f32", TensorType::F32, 1, 4},       {KvType::F16, "f16", TensorType::F16, 1, 2},
+    {KvType::BF16, "bf16", TensorType::BF16, 1, 2},    {KvType::Q8_0, "q8_0", TensorType::Q8_0, 32, 34},
+    {KvType::Q4_0, "q4_0", TensorType::Q4_0, 32, 18},
 };
 
 inline const KvTypeTraits& kv_traits(KvType t) { return kKvTypes[static_cast<int>(t)]; }
 inline std::string_view kv_type_name(KvType t) { return kv_traits(t).name; }
-inline bool kv_quantized(KvType t) { return kv_traits(t).block > 1; }
+inline TensorType kv_tensor_type(KvType t) { return kv_traits(t).tensor; }
+inline int kv_block(KvType t) { return kv_traits(t).block; }
+inline bool kv_quantized(KvType t) { return kv_block(t) > 1; }
 // Bytes of n elements (n a multiple of the type's block).
 inline size_t kv_row_bytes(KvType t, int64_t n) {
   return static_cast<size_t>(n / kv_traits(t).block) * static_cast<size_t>(kv_traits(t).bytes);
@@ -88,9 +98,9 @@ struct KvLayout {
   // quantized type needs a multiple of its block).
   std::string problem() const {
     for (const auto& [t, d, what] : {std::tuple{types.k, head_dim_k, "K"}, std::tuple{types.v, head_dim_v, "V"}})
-      if (d % kv_traits(t).block != 0)
+      if (d % kv_block(t) != 0)
         return std::string("a ") + std::string(kv_type_name(t)) + " " + what + " cache needs a head dimension that is a multiple of " +
-               std::to_string(kv_traits(t).block) + ", and this model's is " + std::to_string(d);
+               std::to_string(kv_block(t)) + ", and this model's is " + std::to_string(d);
     return {};
   }
 };

@@ -13,7 +13,6 @@
 #include "backend/cpu/cpu_attention.h"
 #include "backend/cpu/cpu_kv.h"
 #include "kernels/cpu/act_quant.h"
-#include "tensor/dequant.h"
 #include "tensor/quant.h"
 
 namespace scout::backend::cpu {
@@ -31,21 +30,21 @@ std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
 std::vector<std::byte> encoded(KvType t, int64_t n, uint32_t seed) {
   const std::vector<float> x = random_floats(static_cast<size_t>(n), seed, 3.0f);
   std::vector<std::byte> out(kv_row_bytes(t, n));
-  for (int64_t i = 0; i < n; ++i) {
-    if (t == KvType::F32) std::memcpy(out.data() + 4 * i, &x[i], 4);
-    if (t == KvType::F16 || t == KvType::BF16) {
-      const uint16_t h = t == KvType::F16 ? fp32_to_fp16(x[i]) : fp32_to_bf16(x[i]);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
-  }
-  if (t == KvType::Q8_0) quantize_row(TensorType::Q8_0, x.data(), out.data(), n);
-  if (t == KvType::Q4_0) quantize_row(TensorType::Q4_0, x.data(), out.data(), n);
+  quantize_row(kv_tensor_type(t), x.data(), out.data(), n);
   return out;
+}
+
+TEST(KvTypes, AgreeWithTheGgmlTypeTable) {
+  for (const KvTypeTraits& t : kKvTypes) {
+    EXPECT_EQ(static_cast<uint32_t>(t.block), type_traits(t.tensor).block_size) << t.name;
+    EXPECT_EQ(static_cast<uint32_t>(t.bytes), type_traits(t.tensor).block_bytes) << t.name;
+    EXPECT_EQ(t.name, type_name(t.tensor)) << t.name;
+  }
 }
 
 TEST(KvDecode, EqualsTheReferenceForEveryTypeAndLength) {
   for (const KvTypeTraits& t : kKvTypes)
-    for (int64_t n = t.block; n <= 8 * t.block + 40; n += t.block == 1 ? 1 : 32) {
+    for (int64_t n = kv_block(t.type); n <= 8 * kv_block(t.type) + 40; n += kv_quantized(t.type) ? 32 : 1) {
       const std::vector<std::byte> src = encoded(t.type, n, static_cast<uint32_t>(n));
       std::vector<float> fast(static_cast<size_t>(n)), ref(static_cast<size_t>(n));
       kv_decode(t.type, src.data(), fast.data(), n);
@@ -82,14 +81,8 @@ struct TestCache {
     std::vector<std::byte> row(kv_row_bytes(t, dim));
     for (size_t r = 0; r < x.size() / dim; ++r) {
       float* p = x.data() + r * dim;
-      for (int i = 0; i < dim; ++i) {
-        if (t == KvType::F16) p[i] = fp16_to_fp32(fp32_to_fp16(p[i]));
-        if (t == KvType::BF16) p[i] = bf16_to_fp32(fp32_to_bf16(p[i]));
-      }
-      if (kv_quantized(t)) {
-        quantize_row(t == KvType::Q8_0 ? TensorType::Q8_0 : TensorType::Q4_0, p, row.data(), dim);
-        kv_decode_reference(t, row.data(), p, dim);
-      }
+      quantize_row(kv_tensor_type(t), p, row.data(), dim);
+      kv_decode_reference(t, row.data(), p, dim);
     }
   }
 

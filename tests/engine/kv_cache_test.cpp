@@ -217,7 +217,7 @@ TEST(KvCache, StoresQuantizedRowsAsGgml) {
     auto expect_row = [&](KvType t, const float* src, int dim, bool key, int64_t p, int h) {
       std::vector<float> want(static_cast<size_t>(dim));
       if (backend::kv_quantized(t)) {
-        const TensorType tt = t == KvType::Q8_0 ? TensorType::Q8_0 : TensorType::Q4_0;
+        const TensorType tt = backend::kv_tensor_type(t);
         std::vector<uint8_t> q(backend::kv_row_bytes(t, dim));
         quantize_row(tt, src, q.data(), dim);
         dequantize_row(tt, q.data(), want.data(), dim);

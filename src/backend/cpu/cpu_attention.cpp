@@ -68,9 +68,7 @@ constexpr int64_t kIntScoreRows = 16;
 
 // The integer dot product kernel for a quantized K type, or nullptr.
 const kernels::QuantDot* key_dot(KvType t) {
-  if (t == KvType::Q8_0) return kernels::quant_dot(TensorType::Q8_0, kernels::cpu_level());
-  if (t == KvType::Q4_0) return kernels::quant_dot(TensorType::Q4_0, kernels::cpu_level());
-  return nullptr;
+  return kv_quantized(t) ? kernels::quant_dot(kv_tensor_type(t), kernels::cpu_level()) : nullptr;
 }
 
 // Keys of slots [s0, s1) of one block and kv head as f32 into kt, transposed

@@ -6,7 +6,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -71,8 +70,9 @@ KvLayerView kv_view(const KvPass& kv, int layer, size_t seg, std::vector<const s
 
 namespace {
 
-// Writes count values of src to dst, dst's elements `stride` apart, in a float type.
-void put_floats(std::byte* dst, KvType type, size_t stride, const float* src, int64_t count) {
+// Writes count values of src to dst in a float type, dst's elements `stride`
+// apart (the transposed K), rounded as quantize_row rounds a row of the type.
+void put_strided(std::byte* dst, KvType type, size_t stride, const float* src, int64_t count) {
   switch (type) {
     case KvType::F32: {
       auto* f = reinterpret_cast<float*>(dst);
@@ -89,36 +89,14 @@ void put_floats(std::byte* dst, KvType type, size_t stride, const float* src, in
       for (int64_t i = 0; i < count; ++i) h[i * stride] = fp32_to_bf16(src[i]);
       break;
     }
-    default: throw std::logic_error("put_floats: a quantized KV type");
+    default: throw std::logic_error("put_strided: a quantized KV type is stored in rows");
   }
 }
-
-TensorType tensor_type(KvType t) { return t == KvType::Q8_0 ? TensorType::Q8_0 : TensorType::Q4_0; }
 
 }  // namespace
 
 void kv_decode_reference(KvType t, const std::byte* src, float* dst, int64_t n) {
-  switch (t) {
-    case KvType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
-    case KvType::F16: {
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = fp16_to_fp32(h);
-      }
-      return;
-    }
-    case KvType::BF16: {
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = bf16_to_fp32(h);
-      }
-      return;
-    }
-    case KvType::Q8_0: dequantize_row(TensorType::Q8_0, src, dst, n); return;
-    case KvType::Q4_0: dequantize_row(TensorType::Q4_0, src, dst, n); return;
-  }
+  dequantize_row(kv_tensor_type(t), src, dst, n);
 }
 
 #ifdef __AVX2__
@@ -188,13 +166,10 @@ void kv_store(const KvPass& kv, int layer, size_t seg, const float* k, const flo
       const float* kr = k + (r * L.n_head_kv + h) * dk;
       const float* vr = v + (r * L.n_head_kv + h) * dv;
       if (L.k_transposed())
-        put_floats(block + L.k_offset(h) + slot * kv_row_bytes(kt, 1), kt, static_cast<size_t>(bs), kr, dk);
+        put_strided(block + L.k_offset(h) + slot * kv_row_bytes(kt, 1), kt, static_cast<size_t>(bs), kr, dk);
       else
-        quantize_row(tensor_type(kt), kr, block + L.k_offset(h) + slot * L.k_row_bytes(), dk);
-      if (kv_quantized(vt))
-        quantize_row(tensor_type(vt), vr, block + L.v_offset(h) + slot * L.v_row_bytes(), dv);
-      else
-        put_floats(block + L.v_offset(h) + slot * L.v_row_bytes(), vt, 1, vr, dv);
+        quantize_row(kv_tensor_type(kt), kr, block + L.k_offset(h) + slot * L.k_row_bytes(), dk);
+      quantize_row(kv_tensor_type(vt), vr, block + L.v_offset(h) + slot * L.v_row_bytes(), dv);
     }
   }
 }

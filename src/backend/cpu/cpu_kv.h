@@ -31,7 +31,6 @@ class CpuKvPool final : public KvPool {
   std::byte* block(int32_t id) const { return blocks_[static_cast<size_t>(id)]; }
   void read_block(int32_t id, void* dst) const override { std::memcpy(dst, block(id), layout().block_bytes()); }
   void write_block(int32_t id, const void* src) override { std::memcpy(block(id), src, layout().block_bytes()); }
-  bool file_backed() const { return fd_ >= 0; }
 
   static constexpr int32_t kFileExtentBlocks = 64;
 
