@@ -79,6 +79,14 @@ CommandResult run_scout(const std::vector<std::string>& args, const std::string&
   return run_scout_with_stdin(args, &stdin_text);
 }
 
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
 std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int32_t> dist(0, static_cast<int32_t>(n_vocab) - 1);

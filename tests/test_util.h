@@ -13,6 +13,9 @@ bool have_shared();
 std::string scout_binary();
 std::string default_model_path();
 
+// n floats drawn from N(0, scale^2), the same for the same seed.
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f);
+
 // n token ids drawn uniformly from [0, n_vocab), the same for the same seed.
 std::vector<int32_t> random_tokens(size_t n, uint32_t n_vocab, uint32_t seed);
 

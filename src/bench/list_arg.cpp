@@ -5,6 +5,7 @@
 #include <cctype>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace scout::bench {
 
@@ -38,8 +39,8 @@ int64_t parse_item(const std::string& flag, const std::string& item, int64_t min
 
 }  // namespace
 
-std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
-  std::vector<int64_t> out;
+std::vector<std::string> split_list(const std::string& flag, const std::string& text) {
+  std::vector<std::string> out;
   size_t start = 0;
   while (true) {
     const size_t comma = text.find(',', start);
@@ -48,10 +49,15 @@ std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& 
     const size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
     item = b == std::string::npos ? std::string() : item.substr(b, e - b + 1);
     if (item.empty()) throw std::invalid_argument(fmt::format("{}: empty item in the list '{}'", flag, text));
-    out.push_back(parse_item(flag, item, min, max));
-    if (comma == std::string::npos) break;
+    out.push_back(std::move(item));
+    if (comma == std::string::npos) return out;
     start = comma + 1;
   }
+}
+
+std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
+  std::vector<int64_t> out;
+  for (const std::string& item : split_list(flag, text)) out.push_back(parse_item(flag, item, min, max));
   return out;
 }
 

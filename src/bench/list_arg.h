@@ -9,6 +9,9 @@
 
 namespace scout::bench {
 
+// The items of "a,b, c", trimmed. Throws std::invalid_argument for an empty item.
+std::vector<std::string> split_list(const std::string& flag, const std::string& text);
+
 // Throws std::invalid_argument ("-p: 'abc' is not a count") for an empty list
 // or item, junk, or a value outside [min, max]. Duplicates are kept: each item
 // is a row.

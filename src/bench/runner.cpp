@@ -20,7 +20,6 @@ namespace {
 
 constexpr int64_t kGenWarmupTokens = 16;
 
-
 }  // namespace
 
 DepthFills::~DepthFills() {
@@ -30,6 +29,11 @@ DepthFills::~DepthFills() {
 }
 
 std::string& DepthFills::path_for(const TestCase& t) { return paths_[{t.depth, t.type_k, t.type_v}]; }
+
+std::string DepthFills::fresh_path() {
+  const std::string name = fmt::format("scout-bench-depth-{}-{}-{}.kv", ::getpid(), static_cast<const void*>(this), saved_++);
+  return (std::filesystem::temp_directory_path() / name).string();
+}
 
 TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test, const RunnerOptions& opts) {
   engine::SessionOptions so;
@@ -46,7 +50,8 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   // of the same depth and KV types) restore it instead of evaluating it
   // again: at long depths the fill is most of a test's time.
   DepthFills own;
-  std::string& depth_path = (opts.depth_fills ? *opts.depth_fills : own).path_for(test);
+  DepthFills& fills = opts.depth_fills ? *opts.depth_fills : own;
+  std::string& depth_path = fills.path_for(test);
   auto fill_depth = [&] {
     if (test.depth == 0) return;
     if (!depth_path.empty()) {
@@ -55,10 +60,7 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
     }
     const std::vector<int32_t> ids = tokens.draw(test.depth);
     const std::vector<float> logits = session.eval(ids);
-    static int counter = 0;
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              fmt::format("scout-bench-depth-{}-{}.kv", ::getpid(), counter++))
-                                 .string();
+    const std::string path = fills.fresh_path();
     try {
       engine::save_snapshot(path, session, 0, ids, logits);
       depth_path = path;

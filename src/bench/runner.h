@@ -39,8 +39,11 @@ class DepthFills {
   ~DepthFills();
   // The file for this test's depth and types (an empty path until saved).
   std::string& path_for(const TestCase& t);
+  // A new file name in the temporary directory for a fill to be saved to.
+  std::string fresh_path();
 
  private:
+  int saved_ = 0;
   std::map<std::tuple<int64_t, std::string, std::string>, std::string> paths_;
 };
 

@@ -66,17 +66,16 @@ std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, 
 // A comma-separated list of KV cache types.
 std::vector<std::string> type_list(const std::string& flag, const std::string& text) {
   std::vector<std::string> out;
+  try {
+    out = bench::split_list(flag, text);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   const std::vector<std::string> names = kv_type_names();
-  size_t at = 0;
-  while (true) {
-    const size_t comma = text.find(',', at);
-    const std::string t = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+  for (const std::string& t : out)
     if (std::find(names.begin(), names.end(), t) == names.end())
       throw UsageError(fmt::format("{}: '{}' is not a KV cache type ({})", flag, t, fmt::join(names, ", ")));
-    out.push_back(t);
-    if (comma == std::string::npos) return out;
-    at = comma + 1;
-  }
+  return out;
 }
 
 bench::BenchParams parse_params(const BenchOptions& o) {

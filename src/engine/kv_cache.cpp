@@ -90,8 +90,7 @@ void KvCache::describe(std::span<const SeqRows> rows, backend::KvPass& out) cons
 }
 
 int64_t KvCache::live_base(uint32_t layer, int64_t n) const {
-  const int64_t chunk = cfg_.layer_chunk[layer];
-  return chunk > 0 ? n - n % chunk : 0;
+  return live_base_for(cfg_.layer_chunk[layer], n);
 }
 
 std::vector<int32_t> KvCache::live_blocks(uint32_t layer, uint32_t seq) const {

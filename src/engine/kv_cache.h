@@ -40,6 +40,12 @@ struct SeqRows {
   int64_t n = 0;
 };
 
+// Where a layer of a sequence holding n positions starts keeping KV: 0 for a
+// global layer (chunk 0); for a chunked one the current chunk's first
+// position, or n itself at a chunk boundary (the next token starts a new
+// chunk: nothing of the old one is read again, so nothing needs keeping).
+inline int64_t live_base_for(int64_t chunk, int64_t n) { return chunk > 0 ? n - n % chunk : 0; }
+
 class KvCache {
  public:
   KvCache(KvCacheConfig cfg, backend::Backend& be);
@@ -59,10 +65,7 @@ class KvCache {
   // every layer and sequence, the positions held and their block ids.
   void describe(std::span<const SeqRows> rows, backend::KvPass& out) const;
 
-  // For saved sequences (engine/kv_snapshot.h). Where layer `layer` of a sequence holding n positions would start: 0 for
-  // a global layer; for a chunked one the current chunk's first position, or
-  // n itself at a chunk boundary (the next token starts a new chunk: nothing
-  // of the old one is read again, so nothing needs keeping).
+  // For saved sequences (engine/kv_snapshot.h): live_base_for(layer's chunk, n).
   int64_t live_base(uint32_t layer, int64_t n) const;
   // Blocks of `layer` of seq covering [live_base(seq_len), seq_len), in order.
   std::vector<int32_t> live_blocks(uint32_t layer, uint32_t seq) const;

@@ -121,8 +121,7 @@ SnapshotView parse_snapshot(std::span<const std::byte> bytes, const SnapshotExpe
   at += table_bytes;
   const auto n = static_cast<int64_t>(h.n_tokens);
   for (uint32_t il = 0; il < h.n_layer; ++il) {
-    const int64_t chunk = expect.layer_chunk[il];
-    const int64_t base = chunk > 0 ? n - n % chunk : 0;  // what the cache holds (KvCache::live_base)
+    const int64_t base = live_base_for(expect.layer_chunk[il], n);  // what the cache holds
     const int64_t blocks = base >= n ? 0 : (n - base + L.block_size - 1) / L.block_size;
     if (layers[il].base_pos != base || layers[il].n_blocks != blocks)
       throw fail(fmt::format("layer {} holds blocks {} from position {}, expected {} from {}", il, layers[il].n_blocks,

@@ -14,17 +14,12 @@
 #include "backend/cpu/cpu_kv.h"
 #include "kernels/cpu/act_quant.h"
 #include "tensor/quant.h"
+#include "test_util.h"
 
 namespace scout::backend::cpu {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 // n values of type t, encoded from random floats.
 std::vector<std::byte> encoded(KvType t, int64_t n, uint32_t seed) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "test_util.h"
 
 namespace scout::backend {
 namespace {
@@ -33,13 +34,7 @@ std::vector<T> values_of(const Buffer& b) {
   return v;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using test::random_floats;
 
 Weight f32_weight(const std::vector<float>& w, int64_t n_out, int64_t n_in) {
   Weight x;

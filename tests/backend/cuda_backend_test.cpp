@@ -53,13 +53,7 @@ bool have_gpu(std::string* why) { return cuda_device_count(why) > 0; }
     if (!have_gpu(&why_)) GTEST_SKIP() << why_; \
   } while (0)
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using test::random_floats;
 
 ComputeOptions opts(bool quantize) { return {1, quantize}; }
 

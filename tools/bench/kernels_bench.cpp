@@ -116,13 +116,14 @@ void BM_QuantizeActivations(benchmark::State& state, ActFormat f) {
 }
 
 // Attention of n_q queries after `depth` cached positions (one global layer
-// of 16 heads over 4 kv heads of head_dim, or a chunked one), all threads.
+// of n_head query heads over n_head_kv kv heads of head_dim, or a chunked
+// one), all threads.
 void BM_Attention(benchmark::State& state, scout::backend::KvType type, int head_dim, int64_t depth, int64_t n_q,
-                  int64_t chunk) {
+                  int64_t chunk, int n_head, int n_head_kv) {
   using namespace scout::backend;
   KvLayout layout;
   layout.types = type;
-  layout.n_head_kv = 4;
+  layout.n_head_kv = n_head_kv;
   layout.head_dim_k = layout.head_dim_v = head_dim;
   cpu::CpuKvPool pool(layout);
   const int64_t n_pos = depth + n_q;
@@ -136,16 +137,16 @@ void BM_Attention(benchmark::State& state, scout::backend::KvType type, int head
   for (int32_t b = 0; b < n_blocks; ++b) pass.block_ids.push_back(b);
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> kv(static_cast<size_t>(n_pos * 4 * head_dim));
+  std::vector<float> kv(static_cast<size_t>(n_pos * n_head_kv * head_dim));
   for (float& x : kv) x = dist(rng);
   cpu::kv_store(pass, 0, 0, kv.data(), kv.data());
   AttentionParams p;
-  p.n_head = 16;
-  p.n_head_kv = 4;
+  p.n_head = n_head;
+  p.n_head_kv = n_head_kv;
   p.head_dim_k = p.head_dim_v = head_dim;
   p.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   p.chunk_size = chunk;
-  std::vector<float> q(static_cast<size_t>(n_q * 16 * head_dim)), out(q.size());
+  std::vector<float> q(static_cast<size_t>(n_q * n_head * head_dim)), out(q.size());
   for (float& x : q) x = dist(rng);
   std::vector<int32_t> pos(static_cast<size_t>(n_q));
   double pairs = 0;
@@ -160,7 +161,7 @@ void BM_Attention(benchmark::State& state, scout::backend::KvType type, int head
     cpu::cpu_attention(q.data(), pos.data(), n_q, view, p, out.data(), omp_get_max_threads());
     benchmark::DoNotOptimize(out.data());
   }
-  state.counters["flop/s"] = benchmark::Counter(pairs * 16 * 2 * (2.0 * head_dim) * state.iterations(),
+  state.counters["flop/s"] = benchmark::Counter(pairs * n_head * 2 * (2.0 * head_dim) * state.iterations(),
                                                 benchmark::Counter::kIsRate);
 }
 
@@ -189,8 +190,12 @@ void register_all() {
                                              std::tuple{int64_t{65536}, int64_t{1}, "tg"}}) {
         const std::string name = "attention/" + std::string(t.name) + "/dim:" + std::to_string(dim) + "/" + what +
                                  "/depth:" + std::to_string(depth);
-        benchmark::RegisterBenchmark(name.c_str(), BM_Attention, t.type, dim, depth, n_q, int64_t{0})->UseRealTime();
+        benchmark::RegisterBenchmark(name.c_str(), BM_Attention, t.type, dim, depth, n_q, int64_t{0}, 16, 4)->UseRealTime();
       }
+  // The long-context run's nano model: one query and one kv head of 32.
+  benchmark::RegisterBenchmark("attention/f16/dim:32/heads:1/pp512/depth:65536", BM_Attention, scout::backend::KvType::F16,
+                               32, int64_t{65536}, int64_t{512}, int64_t{0}, 1, 1)
+      ->UseRealTime();
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
   benchmark::RegisterBenchmark("quantize_activations/q8_256", BM_QuantizeActivations, ActFormat::Q8_256);
 }

@@ -4,7 +4,7 @@
 // sum and weighted value accumulator per query head (online softmax), all in
 // f32 whatever the cache's types.
 //
-// A work item is a tile of queries (kQueryTile tokens x the query heads that
+// A work item is a tile of queries (16 or more tokens x the query heads that
 // share one kv head), one row each; per KV block it is two small matrix
 // products on register tiles, S = Q K^T (qk_tile) and ACC += P V (pv_tile),
 // with the softmax of S's rows in between. Each row sees only its own
@@ -34,20 +34,28 @@ namespace scout::backend::cpu {
 
 namespace {
 
-constexpr int64_t kQueryTile = 16;  // tokens per work item
+constexpr int64_t kQueryTile = 16;  // tokens per work item, at least
+// Each item decodes its KV blocks once for all its rows: prompts with few
+// query heads per kv head take more tokens per item, up to this many rows,
+// while there stay enough items to balance the threads.
+constexpr int64_t kTargetRows = 64;
 // The register tiles use the machine's own vector width: GCC keeps wider
 // generic vectors (Vec on AVX2) in memory, which is several times slower.
 // Per row kU vectors: kRowTile x kU accumulators, kU loads and a broadcast
-// must fit the register file (32 zmm with AVX-512, 16 ymm with AVX2).
+// must fit the register file (32 zmm with AVX-512, 16 ymm with AVX2), and
+// there must be enough independent accumulators to cover the FMA latency.
 #ifdef __AVX512F__
 constexpr int kVec = 16;
 constexpr int kU = 4;
+constexpr int kRowTile = 4;
 #elif defined(__AVX__)
 constexpr int kVec = 8;
 constexpr int kU = 2;
+constexpr int kRowTile = 6;  // 12 accumulators: 4 rows (8) leave the FMA units idle half the time
 #else
 constexpr int kVec = 4;
 constexpr int kU = 2;
+constexpr int kRowTile = 4;
 #endif
 typedef float Vec __attribute__((vector_size(kVec * sizeof(float))));
 inline Vec loadv(const float* p) {
@@ -57,7 +65,6 @@ inline Vec loadv(const float* p) {
 }
 inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
 constexpr int kLanes = kU * kVec;          // keys (or value dims) per register tile
-constexpr int kRowTile = 4;                // query rows per register tile
 constexpr int64_t kMinSplitBlocks = 4;     // KV blocks per split-K run at least
 // Items with at most this many query rows (decode steps) score quantized keys
 // with integer dot products against the queries rounded to 8 bits, as the
@@ -152,10 +159,13 @@ template <class F>
 void over_rows(int64_t n, F&& f) {
   int64_t r = 0;
   for (; r + kRowTile <= n; r += kRowTile) f.template operator()<kRowTile>(r);
+  static_assert(kRowTile <= 6);
   switch (n - r) {
     case 1: f.template operator()<1>(r); break;
     case 2: f.template operator()<2>(r); break;
     case 3: f.template operator()<3>(r); break;
+    case 4: if constexpr (kRowTile > 4) f.template operator()<4>(r); break;
+    case 5: if constexpr (kRowTile > 5) f.template operator()<5>(r); break;
     default: break;
   }
 }
@@ -175,8 +185,11 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
   const int group = p.n_head / p.n_head_kv;
   const int dk = p.head_dim_k, dv = p.head_dim_v;
   const int64_t bs = L.block_size;
-  const int64_t n_tiles = (n_rows + kQueryTile - 1) / kQueryTile;
-  const int64_t n_q = kQueryTile * group;  // states per item
+  int64_t q_tile = kQueryTile;
+  while (q_tile * group < kTargetRows && (n_rows + 2 * q_tile - 1) / (2 * q_tile) * p.n_head_kv >= 4 * n_threads)
+    q_tile *= 2;
+  const int64_t n_tiles = (n_rows + q_tile - 1) / q_tile;
+  const int64_t n_q = q_tile * group;  // states per item
   const int64_t state_floats = n_q * (2 + dv);
 
   const int64_t visible = std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos);
@@ -209,10 +222,13 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
     float* qs = thread_buffer(q_v, static_cast<size_t>(n_q * dk));         // the item's queries, scaled
 
 #pragma omp for schedule(dynamic)
-    for (int64_t item = 0; item < n_items; ++item) {
+    for (int64_t i = 0; i < n_items; ++i) {
+      // Last tiles first: in a causal prompt they see the most keys, and
+      // starting them early leaves the short ones to even out the end.
+      const int64_t item = n_items - 1 - i;
       const int64_t split = item % n_split, base = item / n_split;
       const int g = static_cast<int>(base % p.n_head_kv);
-      const int64_t t0 = (base / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
+      const int64_t t0 = (base / p.n_head_kv) * q_tile, t1 = std::min(n_rows, t0 + q_tile);
       const int64_t nr = (t1 - t0) * group;  // rows: token-major, then the group's heads
       float* st = n_split > 1 ? split_states.data() + item * state_floats : own_state;
       const ItemState s{st, st + n_q, st + 2 * n_q};
@@ -269,18 +285,24 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
           }
           std::fill(e + s0, e + j0, 0.0f);
           std::fill(e + j1, e + s1, 0.0f);
+          // The row's max, then e^(s - max) and its sum, a vector at a time.
           float mx = s.m[r];
-#pragma omp simd reduction(max : mx)
-          for (int64_t j = j0; j < j1; ++j) mx = std::max(mx, e[j]);
-          float sum = 0.0f;
           int64_t j = j0;
-          for (; j + 16 <= j1; j += 16) {  // fixed runs of 16 so they vectorise
-#pragma omp simd reduction(+ : sum)
-            for (int u = 0; u < 16; ++u) {
-              e[j + u] = exp_nonpositive(e[j + u] - mx);
-              sum += e[j + u];
-            }
+          Vec vm = Vec{} + mx;
+          for (; j + kVec <= j1; j += kVec) {
+            const Vec x = loadv(e + j);
+            vm = x > vm ? x : vm;
           }
+          for (int u = 0; u < kVec; ++u) mx = std::max(mx, vm[u]);
+          for (; j < j1; ++j) mx = std::max(mx, e[j]);
+          Vec vs = {};
+          for (j = j0; j + kVec <= j1; j += kVec) {
+            const Vec x = exp_nonpositive_lanes(loadv(e + j) - mx);
+            storev(e + j, x);
+            vs += x;
+          }
+          float sum = 0.0f;
+          for (int u = 0; u < kVec; ++u) sum += vs[u];
           for (; j < j1; ++j) sum += (e[j] = exp_nonpositive(e[j] - mx));
           const float c = std::exp(s.m[r] - mx);  // rescales what was accumulated so far
           s.m[r] = mx;
@@ -303,7 +325,7 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
   // Merge the runs of each item: rescale each to the common max, add, divide.
   for (int64_t base = 0; base < n_base_items; ++base) {
     const int g = static_cast<int>(base % p.n_head_kv);
-    const int64_t t0 = (base / p.n_head_kv) * kQueryTile, t1 = std::min(n_rows, t0 + kQueryTile);
+    const int64_t t0 = (base / p.n_head_kv) * q_tile, t1 = std::min(n_rows, t0 + q_tile);
     for (int64_t t = t0; t < t1; ++t)
       for (int hh = 0; hh < group; ++hh) {
         const int64_t qi = (t - t0) * group + hh;

@@ -48,6 +48,24 @@ inline float exp_nonpositive(float x) {
   return y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
 }
 
+// exp_nonpositive on every lane of a GCC vector of floats, the same steps:
+// GCC does not vectorise the scalar one inside the attention's row loops.
+template <class V>
+inline V exp_nonpositive_lanes(V x) {
+  using I = decltype(x < x);  // the integer vector of the same shape
+  x = x < -87.0f ? V{} - 87.0f : x;
+  const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const V r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  V y = V{} + 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  return y * std::bit_cast<V>((__builtin_convertvector(n, I) + 127) << 23);
+}
+
 // 16 floats; GCC and Clang map it to one AVX-512 register, or to 2 or 4
 // narrower ones. Each lane's arithmetic is the same whatever the ISA, so sums
 // accumulated lane-wise round the same way on every x86 CPU.
