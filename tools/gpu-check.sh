@@ -147,7 +147,7 @@ stage_deps() {
 
   # Which -dev packages the system has: each header through the compiler.
   local missing=() h
-  for h in fmt/core.h spdlog/spdlog.h CLI/CLI.hpp nlohmann/json.hpp sentencepiece_processor.h pcre2.h xxhash.h \
+  for h in fmt/core.h spdlog/spdlog.h CLI/CLI.hpp nlohmann/json.hpp sentencepiece_processor.h pcre2.h xxhash.h stb/stb_image.h \
     gtest/gtest.h gmock/gmock.h; do
     echo "#include <$h>" | "$cxx" -std=c++20 -DPCRE2_CODE_UNIT_WIDTH=8 -E -x c++ - >/dev/null 2>&1 || missing+=("$h")
   done

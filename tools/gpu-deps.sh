@@ -34,6 +34,7 @@ packages=(
   libsentencepiece-dev libsentencepiece0   # sentencepiece.pc + shared libs
   libpcre2-dev libpcre2-8-0             # libpcre2-8.pc, pcre2.h, libpcre2-8.so
   libxxhash-dev                         # xxhash.h (used header-only)
+  libstb-dev                            # stb/stb_image.h (compiled from the header)
   libgtest-dev libgmock-dev             # GTest/GMock static libs + CMake config
   pkgconf-bin libpkgconf3               # pkgconf binary (CMake's pkg_check_modules)
 )

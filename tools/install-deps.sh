@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libsentencepiece-dev libpcre2-dev libomp-dev libxxhash-dev
+  libsentencepiece-dev libpcre2-dev libomp-dev libxxhash-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -114,6 +114,7 @@ struct AttentionParams {
   int head_dim_v = 0;
   float scale = 1.0f;         // applied to q.k, usually 1/sqrt(head_dim_k)
   int64_t chunk_size = 0;     // > 0: a query at p sees keys in [p - p % chunk, p]; 0: [0, p]
+  bool causal = true;         // false: every query sees every key of its sequence (encoders)
 
   // The first position a query at `pos` may see.
   int64_t first_visible(int64_t pos) const { return chunk_size > 0 ? pos - pos % chunk_size : 0; }
@@ -258,6 +259,20 @@ class Backend {
   // [n][n_head * head_dim_k], out [n][n_head * head_dim_v].
   virtual void attention(const KvPass& kv, int layer, const Tensor& q, const AttentionParams& p,
                          const Tensor& out) = 0;
+
+  // --- ops of encoders (the vision tower) ---
+  // out = (x - mean) / sqrt(var + eps) * weight + bias per row, var the
+  // biased variance of the row; weight and bias [1][cols]. out may equal x.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, float eps) = 0;
+  // y[t] += row for every row t (a bias); row is [1][y.cols].
+  virtual void add_row(const Tensor& y, const Tensor& row) = 0;
+  // out = GELU(x) = x Phi(x) (the exact, erf form), elementwise; out may equal x.
+  virtual void gelu(const Tensor& x, const Tensor& out) = 0;
+  // Bidirectional attention inside each run of seq_len consecutive rows (one
+  // image tile): every query sees every key of its run. q, k, v and out are
+  // [n][n_head * head_dim] (p.n_head_kv = p.n_head); n a multiple of seq_len.
+  virtual void attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                               int64_t seq_len, const Tensor& out) = 0;
 
   // The k largest values of each row and their column indices, largest first
   // (ties: lower index first): what sampling needs from the logits, so only

@@ -93,6 +93,15 @@ class ProfilingBackend final : public Backend {
   void attention(const KvPass& kv, int layer, const Tensor& q, const AttentionParams& p, const Tensor& out) override {
     time("attention", [&] { inner_->attention(kv, layer, q, p, out); });
   }
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, float eps) override {
+    time("layer_norm", [&] { inner_->layer_norm(x, weight, bias, out, eps); });
+  }
+  void add_row(const Tensor& y, const Tensor& row) override { time("add_row", [&] { inner_->add_row(y, row); }); }
+  void gelu(const Tensor& x, const Tensor& out) override { time("gelu", [&] { inner_->gelu(x, out); }); }
+  void attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p, int64_t seq_len,
+                       const Tensor& out) override {
+    time("attention_dense", [&] { inner_->attention_dense(q, k, v, p, seq_len, out); });
+  }
   void top_k(const Tensor& x, const Tensor& ids, const Tensor& values) override {
     time("top_k", [&] { inner_->top_k(x, ids, values); });
   }

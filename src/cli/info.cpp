@@ -9,6 +9,7 @@
 #include "backend/device.h"
 #include "cli/command.h"
 #include "cli/human.h"
+#include "cli/info_projector.h"
 #include "cli/session_flags.h"
 #include "cli/size_arg.h"
 #include "scout/model_info.h"
@@ -215,7 +216,7 @@ GpuPlacement planned_placement(const ModelInfo& info, const InfoOptions& o) {
 
 void add_info_command(CLI::App& app) {
   auto opt = std::make_shared<InfoOptions>();
-  CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model: hyper-parameters, layer kinds, tokenizer, parameter counts, memory plan");
+  CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model (hyper-parameters, layer kinds, tokenizer, parameter counts, memory plan) or a vision projector");
   cmd->add_option("-m,--model", opt->model, "GGUF file (default: the embedded default model)");
   cmd->add_option("-c,--ctx", opt->ctx, "context length for the memory plan: 8192, 128K, 1M, 10M (default: the model's, at most 8192)");
   add_kv_type_flags(cmd, opt->kv_type);
@@ -228,6 +229,7 @@ void add_info_command(CLI::App& app) {
                   "with --device cuda: plan for a GPU with this much free memory (80G, 141G) instead of the visible one");
   cmd->callback([opt] {
     const std::string path = opt->model.empty() ? default_model_path() : opt->model;
+    if (is_projector_file(path)) return print_projector_info(path, opt->json, opt->tensors);
     const ModelInfo info = inspect_model(path);
     const uint64_t ctx = opt->ctx.empty() ? default_ctx(info.context_length) : parse_size_arg("--ctx", opt->ctx);
     const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type.types(), opt->batch, planned_placement(info, *opt));

@@ -77,8 +77,12 @@ void Session::check_id(int32_t id) const {
     throw std::runtime_error(fmt::format("token id {} is out of range (vocabulary of {})", id, n_vocab));
 }
 
-void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out) {
+void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out,
+                       std::span<const float> embd) {
   const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t d = model_.hparams().d_model;
+  if (!embd.empty() && static_cast<int64_t>(embd.size()) != n * d)
+    throw std::logic_error(fmt::format("pass: {} embedding values for {} rows of {}", embd.size(), n, d));
   // Everything is checked before the cache changes.
   int64_t total = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -118,6 +122,11 @@ void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows>
   p.n_rows = n;
   p.tokens = tokens_.rows(n);
   p.positions = positions_.rows(n);
+  if (!embd.empty()) {
+    if (embd_.capacity_rows() < n) embd_ = be_.alloc(DType::F32, std::max<int64_t>(n, opts_.n_batch), d);
+    be_.upload(embd_.rows(n), embd.data());
+    p.embeddings = embd_.rows(n);
+  }
   p.kv = &pass_kv_;
   if (head && !every_row) {
     be_.upload(out_rows_.rows(n_out), last_rows.data());
@@ -130,7 +139,7 @@ void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows>
   // A decode step (one row per sequence, the last rows' output) has the same
   // shape every time: the backend may record it once and replay it. Not with
   // expert stats, which read the routes back mid-pass.
-  const bool step = !stats_ && head && !every_row && n == static_cast<int64_t>(rows.size());
+  const bool step = !stats_ && embd.empty() && head && !every_row && n == static_cast<int64_t>(rows.size());
   const uint64_t key = step ? (id_ << 40) ^ (generation_ << 20) ^ (static_cast<uint64_t>(k) << 12) ^ static_cast<uint64_t>(n) : 0;
   be_.run_pass(key, [&] {
     model_.forward(p);
@@ -149,7 +158,8 @@ void Session::run_pass(std::span<const int32_t> tokens, std::span<const SeqRows>
   }
 }
 
-void Session::eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all) {
+void Session::eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all,
+                           std::span<const float> embd) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const uint32_t n_vocab = model_.hparams().n_vocab;
   if (n == 0) throw std::invalid_argument("eval needs at least one token");
@@ -169,9 +179,23 @@ void Session::eval_batches(uint32_t seq, std::span<const int32_t> tokens, const 
       o = last;
     }
     const SeqRows rows[] = {{seq, m}};
-    run_pass(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(m)), rows, o);
+    const size_t d = model_.hparams().d_model;
+    run_pass(tokens.subspan(static_cast<size_t>(done), static_cast<size_t>(m)), rows, o,
+             embd.empty() ? embd : embd.subspan(static_cast<size_t>(done) * d, static_cast<size_t>(m) * d));
     done += m;
   }
+}
+
+std::vector<float> Session::eval_embeddings(std::span<const float> rows, uint32_t seq, bool want_logits) {
+  const size_t d = model_.hparams().d_model;
+  if (rows.empty() || rows.size() % d != 0)
+    throw std::invalid_argument(fmt::format("eval_embeddings: {} values are not rows of {}", rows.size(), d));
+  const std::vector<int32_t> ids(rows.size() / d, 0);  // in the ids' place only
+  std::vector<float> logits(want_logits ? model_.hparams().n_vocab : 0);
+  Output last;
+  if (want_logits) last.logits = logits.data();
+  eval_batches(seq, ids, last, nullptr, rows);
+  return logits;
 }
 
 std::vector<float> Session::eval_seq(uint32_t seq, std::span<const int32_t> tokens, bool all_logits) {

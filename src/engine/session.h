@@ -90,6 +90,12 @@ class Session {
   // token, [total][n_vocab], with all_logits. Throws like eval.
   std::vector<float> eval_batch(std::span<const SeqTokens> parts, bool all_logits = false);
 
+  // Appends rows given as input embeddings ([n][d_model], row-major: an
+  // image's rows from the vision encoder) at the next positions of `seq`,
+  // attended exactly as tokens are. Returns the last row's logits when
+  // want_logits, else nothing (the output head is skipped). Throws like eval.
+  std::vector<float> eval_embeddings(std::span<const float> rows, uint32_t seq = 0, bool want_logits = false);
+
   uint64_t n_past(uint32_t seq = 0) const { return static_cast<uint64_t>(kv_.seq_len(seq)); }
   uint64_t n_ctx() const { return n_ctx_; }  // per sequence
   uint32_t n_seq() const { return kv_.config().n_seq; }
@@ -115,9 +121,12 @@ class Session {
   };
   // One forward pass: tokens (rows back to back) appended to the sequences
   // of `rows`, none crossing a chunk boundary.
-  void run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out);
-  // eval_seq's batches, the last one writing `last`.
-  void eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all);
+  // With embd ([n][d_model]) the rows' input is embd and tokens only fill the ids' place.
+  void run_pass(std::span<const int32_t> tokens, std::span<const SeqRows> rows, const Output& out,
+                std::span<const float> embd = {});
+  // eval_seq's batches, the last one writing `last` (embd: eval_embeddings').
+  void eval_batches(uint32_t seq, std::span<const int32_t> tokens, const Output& last, std::vector<float>* all,
+                    std::span<const float> embd = {});
   // The checks and rows of eval_batch / decode.
   std::vector<SeqRows> batch_rows(std::span<const SeqTokens> parts, std::vector<int32_t>& tokens) const;
   // Grows the input/output buffers to hold n rows (n_out of logits, top k of each).
@@ -130,6 +139,7 @@ class Session {
   KvCache kv_;
   Activations act_;
   backend::Buffer tokens_, positions_, out_rows_, logits_, top_ids_, top_logits_;
+  backend::Buffer embd_;  // eval_embeddings' rows, allocated on first use
   backend::KvPass pass_kv_;
   uint64_t id_;            // tells this session's recorded passes from another's
   uint64_t generation_ = 0;  // bumped when buffers move: recorded passes are stale then

@@ -27,7 +27,7 @@ class LlamaModel final : public Model {
     const int hd = static_cast<int>(hp.head_dim_k);
 
     be.rope_table(p.positions, theta_.tensor(), a.rope);  // each row's rotations, from its position
-    be.embed(w_.token_embd, p.tokens, a.x);
+    input_rows(p, a);
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
       const LayerWeights& L = w_.layers[il];

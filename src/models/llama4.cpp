@@ -35,7 +35,7 @@ class Llama4Model final : public Model {
     be.rope_table(p.positions, theta_.tensor(), a.rope);
     be.attn_temperature(p.positions, kTempFloorScale, kTempScale, a.temp);
 
-    be.embed(w_.token_embd, p.tokens, a.x);
+    input_rows(p, a);
 
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
       const LayerWeights& L = w_.layers[il];

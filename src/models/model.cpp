@@ -129,6 +129,12 @@ backend::AttentionParams Model::attention_params(uint32_t il) const {
   return ap;
 }
 
+void Model::input_rows(const ForwardPass& p, const ActivationRows& a) const {
+  if (p.embeddings.empty()) return be_->embed(w_.token_embd, p.tokens, a.x);
+  be_->fill_zero(a.x);
+  be_->add(a.x, p.embeddings);  // image rows enter as they are: no scaling
+}
+
 void Model::output_head(const ForwardPass& p, const ActivationRows& a) const {
   if (p.logits.empty()) return;
   backend::Backend& be = *be_;

@@ -60,6 +60,7 @@ class Activations {
 struct ForwardPass {
   int64_t n_rows = 0;
   backend::Tensor tokens;      // I32 [n][1]
+  backend::Tensor embeddings;  // [n][d_model]: the rows' input given directly (image rows); empty: from tokens
   backend::Tensor positions;   // I32 [n][1]: each row's position in its sequence
   const backend::KvPass* kv = nullptr;
   backend::Tensor out_rows;    // I32 [n_out][1]: the rows whose logits are wanted; empty: every row
@@ -109,6 +110,8 @@ class Model {
   // Layer il's attention shape: heads, 1/sqrt(head_dim) scaling, its chunk (0: global).
   backend::AttentionParams attention_params(uint32_t il) const;
 
+  // a.x = the rows' input: the token embeddings, or the pass's own embeddings.
+  void input_rows(const ForwardPass& pass, const ActivationRows& a) const;
   // The final norm and output head over a.x: the rows pass.out_rows names, or every row.
   void output_head(const ForwardPass& pass, const ActivationRows& a) const;
 

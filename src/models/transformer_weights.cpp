@@ -44,14 +44,14 @@ Weight WeightBinder::matrix(const std::string& name, std::vector<uint64_t> shape
   w.row_bytes = row_bytes(t.type, t.ne[0]);
   w.host = t.data;
   if (backend::Buffer b = be_.place_weight(w, placement_.keeps_on_host(name)); !b.tensor().empty())
-    out_.placed.push_back(std::move(b));
+    store_.placed.push_back(std::move(b));
   return w;
 }
 
 const float* WeightBinder::f32_data(const std::string& name, uint64_t n) {
   const gguf::TensorInfo& t = tensor(name, {n});
   if (t.type == TensorType::F32) return reinterpret_cast<const float*>(t.data);
-  std::vector<float>& v = out_.host_vectors.emplace_back(n);  // tiny: dequantized once
+  std::vector<float>& v = store_.host_vectors.emplace_back(n);  // tiny: dequantized once
   dequantize_row(t.type, t.data, v.data(), static_cast<int64_t>(n));
   return v.data();
 }
@@ -59,7 +59,7 @@ const float* WeightBinder::f32_data(const std::string& name, uint64_t n) {
 backend::Tensor WeightBinder::vector(const std::string& name, uint64_t n) {
   backend::Buffer b = be_.place_constant(DType::F32, f32_data(name, n), 1, static_cast<int64_t>(n));
   const backend::Tensor t = b.tensor();
-  out_.placed.push_back(std::move(b));
+  store_.placed.push_back(std::move(b));
   return t;
 }
 
@@ -74,11 +74,11 @@ void WeightBinder::bind_globals(const Hparams& hp) {
   if (V == 0) fail("the vocabulary size is unknown (no vocab_size key, tokens or token_embd.weight)");
   if (hp.rope_dim % 2 != 0 || hp.rope_dim > hp.head_dim_k)
     fail(fmt::format("rope dimension {} must be even and at most the head dimension {}", hp.rope_dim, hp.head_dim_k));
-  out_.token_embd = matrix(tensor_name(kTokenEmbd), {d, V});
-  out_.output_norm = vector(tensor_name(kOutputNorm), d);
-  out_.tied_output = !has(tensor_name(kOutput));
-  out_.output = out_.tied_output ? out_.token_embd : matrix(tensor_name(kOutput), {d, V});
-  if (has(tensor_name(kRopeFreqs))) out_.rope_freqs = host_vector(tensor_name(kRopeFreqs), hp.rope_dim / 2);
+  out_->token_embd = matrix(tensor_name(kTokenEmbd), {d, V});
+  out_->output_norm = vector(tensor_name(kOutputNorm), d);
+  out_->tied_output = !has(tensor_name(kOutput));
+  out_->output = out_->tied_output ? out_->token_embd : matrix(tensor_name(kOutput), {d, V});
+  if (has(tensor_name(kRopeFreqs))) out_->rope_freqs = host_vector(tensor_name(kRopeFreqs), hp.rope_dim / 2);
 }
 
 void WeightBinder::bind_attention(const Hparams& hp, uint32_t il, LayerWeights& L) {

@@ -34,6 +34,13 @@ struct LayerWeights {
   FfnWeights ffn;
 };
 
+// What holds a model's placed copies (GPU) and the vectors dequantized from
+// other types than f32 (host): kept as long as the weights are used.
+struct PlacedStorage {
+  std::vector<backend::Buffer> placed;
+  std::vector<std::vector<float>> host_vectors;
+};
+
 struct TransformerWeights {
   backend::Weight token_embd;
   backend::Weight output;         // = token_embd when tied
@@ -41,11 +48,7 @@ struct TransformerWeights {
   backend::Tensor output_norm;
   std::vector<float> rope_freqs;  // RoPE frequency factors (host); empty when the file has none
   std::vector<LayerWeights> layers;
-
-  // What holds the placed copies (GPU) and the norm vectors dequantized from
-  // other types than f32 (host).
-  std::vector<backend::Buffer> placed;
-  std::vector<std::vector<float>> host_vectors;
+  PlacedStorage storage;
 };
 
 // Where weights go on a GPU backend (the CPU backend ignores it). The
@@ -64,7 +67,10 @@ struct Placement {
 class WeightBinder {
  public:
   WeightBinder(const gguf::GgufFile& file, backend::Backend& be, Placement placement, TransformerWeights& out)
-      : file_(file), be_(be), placement_(placement), out_(out) {}
+      : file_(file), be_(be), placement_(placement), store_(out.storage), out_(&out) {}
+  // For other models' tensors (the vision projector): matrix() and vector() only.
+  WeightBinder(const gguf::GgufFile& file, backend::Backend& be, PlacedStorage& store)
+      : file_(file), be_(be), store_(store) {}
 
   [[noreturn]] void fail(const std::string& what) const;
   bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
@@ -89,7 +95,8 @@ class WeightBinder {
   const gguf::GgufFile& file_;
   backend::Backend& be_;
   Placement placement_;
-  TransformerWeights& out_;
+  PlacedStorage& store_;
+  TransformerWeights* out_ = nullptr;  // what the bind_* functions fill
 };
 
 // The whole llama-family layout: globals, then every layer's attention and

@@ -9,7 +9,8 @@
 // products on register tiles, S = Q K^T (qk_tile) and ACC += P V (pv_tile),
 // with the softmax of S's rows in between. Each row sees only its own
 // visible keys (causal, and the chunk for chunked layers): the others weigh
-// zero, so there is no mask tensor anywhere.
+// zero, so there is no mask tensor anywhere. With causality off (encoders)
+// every row sees every key the view holds.
 //
 // Split-K (flash-decoding): when there are fewer (query tile, kv head) items
 // than threads can share, each item's keys are cut into runs of whole blocks
@@ -192,7 +193,12 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
   const int64_t n_q = q_tile * group;  // states per item
   const int64_t state_floats = n_q * (2 + dv);
 
-  const int64_t visible = std::min<int64_t>(kv.n_pos, p.chunk_size > 0 ? p.chunk_size : kv.n_pos);
+  // The keys a query at position t sees: causal (and chunked), or, for
+  // encoders, every position the view holds.
+  const int64_t view_last = kv.base_pos + kv.n_pos - 1;
+  auto first_seen = [&](int64_t t) { return p.causal ? p.first_visible(t) : kv.base_pos; };
+  auto last_seen = [&](int64_t t) { return p.causal ? t : view_last; };
+  const int64_t visible = std::min<int64_t>(kv.n_pos, p.causal && p.chunk_size > 0 ? p.chunk_size : kv.n_pos);
   const int64_t work = n_rows * p.n_head * visible * dk;
   const int64_t n_base_items = n_tiles * p.n_head_kv;
   const int threads = static_cast<int>(std::clamp<int64_t>(work / kMinWork, 1, std::max(n_threads, 1)));
@@ -247,8 +253,8 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
 
       int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
       for (int64_t t = t0; t < t1; ++t) {
-        lo = std::min(lo, p.first_visible(pos[t]));
-        hi = std::max<int64_t>(hi, pos[t]);
+        lo = std::min(lo, first_seen(pos[t]));
+        hi = std::max(hi, last_seen(pos[t]));
       }
       lo = std::max(lo, kv.base_pos);
       hi = std::min(hi, kv.base_pos + kv.n_pos - 1);
@@ -277,7 +283,7 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
         // Online softmax, row by row over its visible slots [j0, j1); other slots weigh 0.
         for (int64_t r = 0; r < nr; ++r) {
           const int32_t pt = pos[t0 + r / group];
-          const int64_t j0 = std::max(p.first_visible(pt), b0 + s0) - b0, j1 = std::min<int64_t>(pt, b0 + s1 - 1) - b0 + 1;
+          const int64_t j0 = std::max(first_seen(pt), b0 + s0) - b0, j1 = std::min(last_seen(pt), b0 + s1 - 1) - b0 + 1;
           float* e = scores + r * ks;
           if (j0 >= j1) {
             std::fill(e + s0, e + s1, 0.0f);

@@ -226,6 +226,50 @@ class CpuBackend final : public Backend {
     }
   }
 
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, float eps) override {
+    check_shape("layer_norm (out)", out, x.rows, x.cols);
+    check_shape("layer_norm (weight)", weight, 1, x.cols);
+    check_shape("layer_norm (bias)", bias, 1, x.cols);
+    const int64_t n = x.cols;
+    const float *w = ptr<float>(weight), *b = ptr<float>(bias);
+#pragma omp parallel for num_threads(threads_for(x.rows * n / 4096)) schedule(static)
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* xt = ptr<float>(x) + t * n;
+      float* ot = ptr<float>(out) + t * n;
+      double sum = 0.0;  // two passes in double: the mean first, then the variance about it
+      for (int64_t i = 0; i < n; ++i) sum += xt[i];
+      const double mean = sum / static_cast<double>(n);
+      double ss = 0.0;
+      for (int64_t i = 0; i < n; ++i) ss += (xt[i] - mean) * (xt[i] - mean);
+      const auto inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+      const auto m = static_cast<float>(mean);
+      for (int64_t i = 0; i < n; ++i) ot[i] = (xt[i] - m) * inv * w[i] + b[i];
+    }
+  }
+
+  void add_row(const Tensor& y, const Tensor& row) override {
+    check_shape("add_row (row)", row, 1, y.cols);
+    const float* r = ptr<float>(row);
+#pragma omp parallel for num_threads(threads_for(y.size() / 16384)) schedule(static)
+    for (int64_t t = 0; t < y.rows; ++t) {
+      float* yt = ptr<float>(y) + t * y.cols;
+#pragma omp simd
+      for (int64_t i = 0; i < y.cols; ++i) yt[i] += r[i];
+    }
+  }
+
+  void gelu(const Tensor& x, const Tensor& out) override {
+    check_shape("gelu (out)", out, x.rows, x.cols);
+    const float* xp = ptr<float>(x);
+    float* op = ptr<float>(out);
+    const int64_t n = x.size();
+#pragma omp parallel for num_threads(threads_for(n / 8192)) schedule(static)
+    for (int64_t i = 0; i < n; ++i) op[i] = 0.5f * xp[i] * (1.0f + std::erf(xp[i] * 0.70710678118654752f));
+  }
+
+  void attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p, int64_t seq_len,
+                       const Tensor& out) override;
+
   void top_k(const Tensor& x, const Tensor& ids, const Tensor& values) override {
     const int64_t k = ids.cols;
     check_shape("top_k (ids)", ids, x.rows, k, DType::I32);
@@ -247,6 +291,8 @@ class CpuBackend final : public Backend {
 
  private:
   int threads_for(int64_t work) const { return mm_.threads_for(work); }
+
+  std::unique_ptr<cpu::CpuKvPool> dense_kv_;  // attention_dense's keys and values, in f32
 
   // The k largest of v[0..n) into idx[0..k), descending, ties to the lower
   // index: one pass with a k-entry min-heap (most values fail its first
@@ -282,6 +328,44 @@ class CpuBackend final : public Backend {
   // moe_ffn's scratch: one expert's tokens gathered, its gate/up products and output.
   std::vector<float> moe_in_, moe_gate_, moe_up_, moe_out_;
 };
+
+// Each run of seq_len rows is stored as one sequence's positions 0..seq_len-1
+// in a scratch f32 KV pool, and the flash-attention kernel reads it with
+// causality off: every query sees the whole run.
+void CpuBackend::attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                                 int64_t seq_len, const Tensor& out) {
+  const int64_t qd = int64_t{p.n_head} * p.head_dim_k, vd = int64_t{p.n_head} * p.head_dim_v;
+  check_shape("attention_dense (q)", q, q.rows, qd);
+  check_shape("attention_dense (k)", k, q.rows, qd);
+  check_shape("attention_dense (v)", v, q.rows, vd);
+  check_shape("attention_dense (out)", out, q.rows, vd);
+  if (p.n_head_kv != p.n_head || p.causal || seq_len <= 0 || q.rows % seq_len != 0)
+    throw std::logic_error("attention_dense: needs n_head_kv = n_head, causal off and whole runs");
+  KvLayout L;
+  L.types = KvType::F32;
+  L.n_head_kv = p.n_head;
+  L.head_dim_k = p.head_dim_k;
+  L.head_dim_v = p.head_dim_v;
+  if (!dense_kv_ || !(dense_kv_->layout().types == L.types) || dense_kv_->layout().n_head_kv != L.n_head_kv ||
+      dense_kv_->layout().head_dim_k != L.head_dim_k || dense_kv_->layout().head_dim_v != L.head_dim_v)
+    dense_kv_ = std::make_unique<cpu::CpuKvPool>(L);
+  const auto n_blocks = static_cast<int32_t>((seq_len + L.block_size - 1) / L.block_size);
+  dense_kv_->reserve(n_blocks);
+  KvPass pass;
+  pass.pool = dense_kv_.get();
+  pass.n_layer = 1;
+  pass.segs = {{0, seq_len, 0}};
+  pass.tables = {{0, seq_len, 0, n_blocks}};
+  for (int32_t b = 0; b < n_blocks; ++b) pass.block_ids.push_back(b);
+  std::vector<int32_t> pos(static_cast<size_t>(seq_len));
+  std::iota(pos.begin(), pos.end(), 0);
+  std::vector<const std::byte*> blocks;
+  for (int64_t r0 = 0; r0 < q.rows; r0 += seq_len) {
+    cpu::kv_store(pass, 0, 0, ptr<float>(k) + r0 * qd, ptr<float>(v) + r0 * vd);
+    cpu::cpu_attention(ptr<float>(q) + r0 * qd, pos.data(), seq_len, cpu::kv_view(pass, 0, 0, blocks), p,
+                       ptr<float>(out) + r0 * vd, mm_.n_threads());
+  }
+}
 
 void CpuBackend::moe_ffn(const ExpertWeights& w, const Tensor& experts, const Tensor& weights,
                          RouteWeighting weighting, const Tensor& x, const Tensor& out) {

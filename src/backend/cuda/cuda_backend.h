@@ -76,6 +76,12 @@ class CudaBackend final : public Backend {
   void kv_write(const KvPass& kv, int layer, const Tensor& k, const Tensor& v) override;
   void attention(const KvPass& kv, int layer, const Tensor& q, const AttentionParams& p, const Tensor& out) override;
   void top_k(const Tensor& x, const Tensor& ids, const Tensor& values) override;
+  // The vision encoder's ops: on the host (cpu_) until they have kernels.
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, float eps) override;
+  void add_row(const Tensor& y, const Tensor& row) override;
+  void gelu(const Tensor& x, const Tensor& out) override;
+  void attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p, int64_t seq_len,
+                       const Tensor& out) override;
 
   // Recorded passes held (for tests).
   size_t recorded_passes() const { return graphs_.size(); }

@@ -257,4 +257,51 @@ void CudaBackend::host_moe_ffn(const ExpertWeights& w, const Tensor& experts, co
   upload(out, ho.data());
 }
 
+// --- the vision encoder's ops: on the host until they have kernels ---
+// Each copies its operands down, runs the CPU backend's op and copies the
+// result up: correct, and slow only next to the encoder's matrix products,
+// which run on the GPU.
+
+namespace {
+std::vector<float> host_copy(CudaBackend& be, const Tensor& t) {
+  std::vector<float> h(static_cast<size_t>(t.size()));
+  if (!t.empty()) be.download(h.data(), t);
+  return h;
+}
+Tensor host_view(std::vector<float>& h, const Tensor& t) {
+  return t.empty() ? Tensor{} : Tensor{h.data(), DType::F32, t.rows, t.cols};
+}
+}  // namespace
+
+void CudaBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& out, float eps) {
+  need_host("layer_norm on the host");
+  std::vector<float> hx = host_copy(*this, x), hw = host_copy(*this, weight), hb = host_copy(*this, bias);
+  std::vector<float> ho(static_cast<size_t>(out.size()));
+  cpu_->layer_norm(host_view(hx, x), host_view(hw, weight), host_view(hb, bias), host_view(ho, out), eps);
+  upload(out, ho.data());
+}
+
+void CudaBackend::add_row(const Tensor& y, const Tensor& row) {
+  need_host("add_row on the host");
+  std::vector<float> hy = host_copy(*this, y), hr = host_copy(*this, row);
+  cpu_->add_row(host_view(hy, y), host_view(hr, row));
+  upload(y, hy.data());
+}
+
+void CudaBackend::gelu(const Tensor& x, const Tensor& out) {
+  need_host("gelu on the host");
+  std::vector<float> hx = host_copy(*this, x);
+  cpu_->gelu(host_view(hx, x), host_view(hx, x));
+  upload(out, hx.data());
+}
+
+void CudaBackend::attention_dense(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionParams& p,
+                                  int64_t seq_len, const Tensor& out) {
+  need_host("attention_dense on the host");
+  std::vector<float> hq = host_copy(*this, q), hk = host_copy(*this, k), hv = host_copy(*this, v);
+  std::vector<float> ho(static_cast<size_t>(out.size()));
+  cpu_->attention_dense(host_view(hq, q), host_view(hk, k), host_view(hv, v), p, seq_len, host_view(ho, out));
+  upload(out, ho.data());
+}
+
 }  // namespace scout::backend::cuda

@@ -1,0 +1,114 @@
+// Image rows in the text model against llama.cpp (shared oracle): the
+// prompt with the image's embeddings at the -1 places, then the greedy
+// continuation, logits within the README's bounds. Once with the oracle's
+// embeddings (the text side alone), once with scout's own encoder (end to end).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "backend/backend.h"
+#include "engine/session.h"
+#include "models/model.h"
+#include "test_util.h"
+#include "vision/tiling.h"
+#include "vision/vision_encoder.h"
+
+namespace scout::vision {
+namespace {
+
+std::string oracle_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/"; }
+
+std::vector<float> read_f32(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  std::vector<float> v(static_cast<size_t>(f.tellg()) / sizeof(float));
+  f.seekg(0);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
+  return v;
+}
+
+// Evaluates prompt_ids, taking consecutive embedding rows where an id is -1;
+// returns the logits after the last.
+std::vector<float> eval_prompt(engine::Session& s, const std::vector<int32_t>& ids, const std::vector<float>& embd,
+                               size_t d) {
+  std::vector<float> logits;
+  size_t row = 0;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    const bool image = ids[i] < 0;
+    while (j < ids.size() && (ids[j] < 0) == image) ++j;
+    const bool last = j == ids.size();
+    if (image) {
+      logits = s.eval_embeddings(std::span(embd).subspan(row * d, (j - i) * d), 0, last);
+      row += j - i;
+    } else {
+      logits = s.eval(std::span(ids).subspan(i, j - i));
+    }
+    i = j;
+  }
+  EXPECT_EQ(row * d, embd.size()) << "every embedding row used";
+  return logits;
+}
+
+struct Case {
+  const char* projector;
+  const char* image;
+  const char* file;
+  bool own_encoder;
+};
+
+class ImagePrompt : public testing::TestWithParam<Case> {};
+
+TEST_P(ImagePrompt, LogitsAndGreedyContinuationMatchLlamaCpp) {
+  if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
+  const Case& c = GetParam();
+  const std::string dir = oracle_dir() + "expected/" + c.projector + "/";
+  std::ifstream js(dir + c.image + ".json");
+  const nlohmann::json j = nlohmann::json::parse(js);
+  const auto model = Model::load(test::shared_dir() + "/testdata/llama4-tiny/llama4-tiny-f16.gguf");
+  const size_t d = model->hparams().d_model, V = model->hparams().n_vocab;
+
+  std::vector<float> embd = read_f32(dir + c.image + ".embd.f32");
+  if (c.own_encoder) {
+    VisionEncoder enc(oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf",
+                      std::shared_ptr<backend::Backend>(backend::make_cpu_backend({2, true})));
+    embd = enc.encode(tile_llamacpp(load_image(oracle_dir() + "images/" + c.file), 336).tiles, TokenOrder::ColumnMajor);
+  }
+  engine::SessionOptions o;
+  o.n_ctx = 2048;
+  engine::Session s(*model, o);
+  std::vector<float> logits = eval_prompt(s, j["prompt_ids"].get<std::vector<int32_t>>(), embd, d);
+  const std::vector<float> want = read_f32(dir + c.image + ".logits.f32");
+  ASSERT_EQ(logits.size(), V);
+  ASSERT_EQ(want.size(), V);
+  double worst = 0;
+  for (size_t i = 0; i < V; ++i) worst = std::max(worst, std::abs(double(logits[i]) - want[i]));
+  EXPECT_LE(worst, 0.1) << "logits after the prompt";
+
+  const auto ids = j["ids"].get<std::vector<int32_t>>();
+  const auto margins = j["margins"].get<std::vector<double>>();
+  for (size_t step = 0; step < ids.size(); ++step) {
+    double top_worst = 0;
+    for (const auto& pair : j["top10"][step])
+      top_worst = std::max(top_worst, std::abs(logits[pair[0].get<size_t>()] - pair[1].get<double>()));
+    EXPECT_LE(top_worst, 0.1) << "step " << step;
+    const auto best = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    if (margins[step] >= 0.2) EXPECT_EQ(best, ids[step]) << "step " << step;
+    logits = s.eval(std::span(&ids[step], 1));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Oracle, ImagePrompt,
+    testing::Values(Case{"f32", "grad", "grad-256x192.png", false}, Case{"f32", "wide", "wide-700x300.png", false},
+                    Case{"f32", "photo", "photo-400x380.jpg", false}, Case{"f16", "grad", "grad-256x192.png", false},
+                    Case{"f16", "wide", "wide-700x300.png", false}, Case{"f16", "photo", "photo-400x380.jpg", false},
+                    Case{"f32", "photo", "photo-400x380.jpg", true}, Case{"f16", "wide", "wide-700x300.png", true}),
+    [](const auto& info) {
+      return std::string(info.param.projector) + "_" + info.param.image + (info.param.own_encoder ? "_own_encoder" : "");
+    });
+
+}  // namespace
+}  // namespace scout::vision
