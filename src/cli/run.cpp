@@ -16,6 +16,7 @@
 #include "chat/chat_prompt.h"
 #include "chat/chat_template.h"
 #include "chat/turn_end_tokenizer.h"
+#include "cli/vision_flags.h"
 #include "cli/command.h"
 #include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
@@ -25,6 +26,7 @@
 #include "engine/kv_snapshot.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/media_prompt.h"
 
 namespace scout::cli {
 
@@ -47,6 +49,7 @@ struct RunOptions {
   std::string system;
   std::string chat_template;
   std::string prompt_cache;
+  VisionFlags vision;
 };
 
 std::string read_prompt(const RunOptions& o, CLI::App* cmd) {
@@ -133,15 +136,32 @@ void run(const RunOptions& o, CLI::App* cmd) {
       o.session.options(model->hparams().context_length);
   engine::Session session(*model, so);
 
-  // --chat: the prompt is the user's message in the model's chat format; the
-  // rendered text carries its own BOS text, so no second BOS is added.
-  const std::optional<chat::ChatTemplate> tmpl =
-      o.chat ? std::optional(chat::ChatTemplate::for_model(model->file(), o.chat_template)) : std::nullopt;
+  if (o.vision.any() && !o.prompt_cache.empty()) throw UsageError("--prompt-cache does not take images yet");
+  if (o.vision.any() && o.truncate) throw UsageError("--truncate does not cut prompts with images");
+  const std::vector<std::vector<float>> images = encode_images(*model, o.vision, o.session.threads);
+
+  // --chat (and always with images): the prompt is the user's message in the
+  // model's chat format; the rendered text carries its own BOS text, so no
+  // second BOS is added.
+  const std::optional<chat::ChatTemplate> tmpl = o.chat || o.vision.any()
+                                                     ? std::optional(chat::ChatTemplate::for_model(model->file(), o.chat_template))
+                                                     : std::nullopt;
   if (tmpl) tok = chat::stop_at_turn_end(std::move(tok), *tmpl);
-  std::vector<int32_t> ids = tmpl ? chat::encode_chat_text(*tok, tmpl->render(chat::single_turn(o.system, prompt)))
-                                  : tok->encode(prompt, tok->add_bos(), o.special);
+  // With images: text and image rows (vision/media_prompt.h), evaluated here.
+  std::optional<vision::MediaPrompt> media;
+  if (o.vision.any()) {
+    media = vision::build_media_prompt(
+        *tok, tmpl->render(chat::single_turn(o.system, vision::place_media_markers(prompt, images.size()))), images,
+        model->hparams().d_model);
+    if (static_cast<uint64_t>(media->n_positions()) >= session.n_ctx())
+      throw std::runtime_error(fmt::format("prompt of {} positions (images included) does not fit the context of {}",
+                                           media->n_positions(), session.n_ctx()));
+  }
+  std::vector<int32_t> ids = media  ? media->text_tokens()
+                             : tmpl ? chat::encode_chat_text(*tok, tmpl->render(chat::single_turn(o.system, prompt)))
+                                    : tok->encode(prompt, tok->add_bos(), o.special);
   if (ids.empty()) throw std::runtime_error("the prompt is empty and the vocabulary adds no BOS token: nothing to start from");
-  fit_prompt(ids, session.n_ctx(), o, tok->bos());
+  if (!media) fit_prompt(ids, session.n_ctx(), o, tok->bos());
 
   engine::GenerateOptions go;
   go.max_tokens = o.n_predict;
@@ -156,14 +176,16 @@ void run(const RunOptions& o, CLI::App* cmd) {
   };
   std::vector<float> prompt_logits;
   double cached_prompt_seconds = 0;
-  if (!o.prompt_cache.empty()) {
+  if (!o.prompt_cache.empty() || media) {
     const auto t0 = Clock::now();
-    prompt_logits = evaluate_with_prompt_cache(session, ids, o.prompt_cache);
+    prompt_logits = media ? vision::eval_media_prompt(session, *media)
+                          : evaluate_with_prompt_cache(session, ids, o.prompt_cache);
     cached_prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   }
   engine::GenerateResult r = engine::generate(session, *tok, ids, go,
                                               o.json ? std::function<void(std::string_view)>() : stream, prompt_logits);
-  if (!o.prompt_cache.empty()) r.prompt_seconds = cached_prompt_seconds;
+  if (!o.prompt_cache.empty() || media) r.prompt_seconds = cached_prompt_seconds;
+  if (media) r.prompt_ids = media->positions();  // one per position, -1 for image rows
 
   if (o.json) {
     nlohmann::json j = {{"model", path},
@@ -200,6 +222,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
   add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
+  add_vision_flags(cmd, o->vision);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable); it is not printed");
   cmd->add_flag("--special", o->special,
                 "parse special-token text in the prompt (\"<|eot|>\") into those tokens; --chat always does");

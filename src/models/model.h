@@ -91,6 +91,7 @@ class Model {
   const Hparams& hparams() const { return hp_; }
   const TransformerWeights& weights() const { return w_; }
   backend::Backend& backend() const { return *be_; }
+  std::shared_ptr<backend::Backend> shared_backend() const { return be_; }
 
   // Chunk size per layer (0: global attention), for the KV cache.
   std::vector<uint32_t> layer_chunks() const;

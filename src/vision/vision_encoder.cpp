@@ -22,8 +22,12 @@ constexpr double kRopeBase = 10000.0;  // not stored in the file; llama.cpp's co
 
 }  // namespace
 
-VisionEncoder::VisionEncoder(const std::string& path, std::shared_ptr<backend::Backend> be)
-    : file_(gguf::GgufFile::open(path, gguf::LoadMode::Auto)), hp_(read_vision_hparams(file_)), be_(std::move(be)) {
+VisionEncoder::VisionEncoder(const std::string& path, std::shared_ptr<backend::Backend> be,
+                             backend::ComputeOptions compute)
+    : file_(gguf::GgufFile::open(path, gguf::LoadMode::Auto)),
+      hp_(read_vision_hparams(file_)),
+      be_(std::move(be)),
+      compute_(compute) {
   WeightBinder b(file_, *be_, storage_);
   const uint64_t C = hp_.width, p = hp_.patch_size, P = hp_.adapter, R2 = uint64_t{hp_.merge} * hp_.merge;
   auto name = [](std::string_view s) { return std::string(s); };
@@ -105,6 +109,7 @@ std::vector<float> VisionEncoder::patch_rows(const Image& tile) const {
 
 std::vector<float> VisionEncoder::encode(const std::vector<Image>& tiles, TokenOrder order,
                                          const StageObserver& observe) const {
+  be_->set_compute_options(compute_);
   const size_t per_tile = static_cast<size_t>(hp_.tokens_per_tile()) * hp_.out_width;
   std::vector<float> out(tiles.size() * per_tile);
   for (size_t first = 0; first < tiles.size(); first += kMaxBatchTiles) {

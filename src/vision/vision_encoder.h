@@ -30,8 +30,9 @@ using StageObserver = std::function<void(std::string_view stage, const std::vect
 
 class VisionEncoder {
  public:
-  // Loads and checks the projector; its weights are placed on `be`, which must outlive it.
-  VisionEncoder(const std::string& path, std::shared_ptr<backend::Backend> be);
+  // Loads and checks the projector; its weights are placed on `be`. Encoding
+  // computes with `compute` (threads; 0: all cores).
+  VisionEncoder(const std::string& path, std::shared_ptr<backend::Backend> be, backend::ComputeOptions compute = {});
   ~VisionEncoder();
   VisionEncoder(const VisionEncoder&) = delete;
   VisionEncoder& operator=(const VisionEncoder&) = delete;
@@ -60,6 +61,7 @@ class VisionEncoder {
   gguf::GgufFile file_;
   VisionHparams hp_;
   std::shared_ptr<backend::Backend> be_;
+  backend::ComputeOptions compute_;
   PlacedStorage storage_;
   backend::Weight patch_embd_, adapter1_, adapter2_, projector_;
   backend::Tensor pre_ln_w_, pre_ln_b_, post_ln_w_, post_ln_b_;

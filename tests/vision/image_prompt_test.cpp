@@ -10,9 +10,13 @@
 #include <string>
 
 #include "backend/backend.h"
+#include "chat/chat_prompt.h"
+#include "chat/chat_template.h"
 #include "engine/session.h"
 #include "models/model.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer.h"
+#include "vision/media_prompt.h"
 #include "vision/tiling.h"
 #include "vision/vision_encoder.h"
 
@@ -98,6 +102,35 @@ TEST_P(ImagePrompt, LogitsAndGreedyContinuationMatchLlamaCpp) {
     if (margins[step] >= 0.2) EXPECT_EQ(best, ids[step]) << "step " << step;
     logits = s.eval(std::span(&ids[step], 1));
   }
+}
+
+TEST(MediaPrompt, LayoutIsLlamaCppsPromptIds) {
+  if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
+  const auto model = Model::load(test::shared_dir() + "/testdata/llama4-tiny/llama4-tiny-f16.gguf");
+  const auto tok = tokenizer::Tokenizer::from_gguf(model->file());
+  const chat::ChatTemplate tmpl = chat::ChatTemplate::for_model(model->file(), "");
+  const size_t d = model->hparams().d_model;
+  for (const char* name : {"grad", "wide", "photo"}) {
+    std::ifstream js(oracle_dir() + "expected/f32/" + name + ".json");
+    const nlohmann::json j = nlohmann::json::parse(js);
+    const auto want = j["prompt_ids"].get<std::vector<int32_t>>();
+    const std::vector<float> rows = read_f32(oracle_dir() + "expected/f32/" + name + ".embd.f32");
+    const std::string text = place_media_markers("Describe this image.", 1);
+    const MediaPrompt p = build_media_prompt(*tok, tmpl.render(chat::single_turn("", text)), {rows}, static_cast<int64_t>(d));
+    EXPECT_EQ(p.positions(), want) << name;
+    // Evaluated chunk by chunk, it gives the logits llama.cpp's prompt gave.
+    engine::SessionOptions o;
+    o.n_ctx = 2048;
+    engine::Session s(*model, o);
+    const std::vector<float> logits = eval_media_prompt(s, p), ref = read_f32(oracle_dir() + "expected/f32/" + name + ".logits.f32");
+    double worst = 0;
+    for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(double(logits[i]) - ref[i]));
+    EXPECT_LE(worst, 0.1) << name;
+  }
+  // Markers: the user's own when the count matches, else images first; a wrong count is an error.
+  EXPECT_EQ(place_media_markers("a <__media__> b", 1), "a <__media__> b");
+  EXPECT_EQ(place_media_markers("ab", 2), "<__media__><__media__>ab");
+  EXPECT_THROW(place_media_markers("<__media__>", 2), std::runtime_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(
