@@ -8,8 +8,8 @@
 #   tools/bench/long_context.sh [BUILD_DIR] [N] [TYPES] [HEADS]
 #   tools/bench/long_context.sh build 1048576 f16,q8_0,q4_0 1
 # Time: the global layer's prefill attention is quadratic, N^2/2 x heads x 128
-# flops; at N = 1M and one head that is ~7e13 flops, 45-60 minutes per type
-# on this project's 2-core AVX2 VM (N = 64K: ~15 s).
+# flops; at N = 1M and one head that is ~7e13 flops, ~24 minutes per type
+# on this project's 2-core AVX2 VM (N = 64K: ~10 s).
 set -euo pipefail
 build=${1:-build}
 n=${2:-1048576}
