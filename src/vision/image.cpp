@@ -98,23 +98,56 @@ Size declared_size(const std::string& format, std::span<const uint8_t> b) {
   return sz;
 }
 
-// Why a file that stb_image would decode anyway is incomplete: its readers
-// fill missing bytes with zeros instead of failing (and skip checksums), so
-// a cut-off file would come out as a silently grey or black image. "" when
-// complete.
-std::string truncation(const std::string& format, std::span<const uint8_t> b) {
-  if (format == "jpeg") {
-    // Entropy-coded data never holds FF DA or FF D9 (an FF there is followed
-    // by 00 or a restart marker), so the last start-of-scan must be followed
-    // by the end-of-image marker.
-    size_t last_sos = 0;
-    for (size_t i = 0; i + 1 < b.size(); ++i)
-      if (b[i] == 0xFF && b[i + 1] == 0xDA) last_sos = i;
-    if (last_sos == 0) return "no image data (no start of scan)";
-    for (size_t i = last_sos + 2; i + 1 < b.size(); ++i)
-      if (b[i] == 0xFF && b[i + 1] == 0xD9) return "";
-    return "truncated (no end-of-image marker after the last scan)";
+// Walks a JPEG's marker segments to the end-of-image marker. Besides
+// truncation (no EOI: stb_image would decode zeros), it checks each Huffman
+// table's code count: libstb-dev's stb_image 2.27 writes past a 257-entry
+// array for a table of more than 256 codes (fixed upstream in 2.28).
+std::string jpeg_problem(std::span<const uint8_t> b) {
+  size_t at = 2;
+  bool scanned = false;
+  while (at + 1 < b.size()) {
+    if (b[at] != 0xFF) {  // stray bytes between segments: stb_image skips them too
+      ++at;
+      continue;
+    }
+    const uint8_t m = b[at + 1];
+    if (m == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (m == 0xD9) return scanned ? "" : "no image data (end of image before any scan)";
+    if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+      at += 2;
+      continue;
+    }
+    if (at + 4 > b.size()) break;
+    const size_t len = be16(b, at + 2), end = at + 2 + len;
+    if (m == 0xC4) {
+      // Every table as stb_image reads them, also one running past the end of the file.
+      for (size_t p = at + 4; p < std::min(end, b.size());) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16 && p + i < b.size(); ++i) codes += b[p + i];
+        if (codes > 256) return fmt::format("corrupt (a Huffman table of {} codes, at most 256)", codes);
+        p += 17 + codes;
+      }
+    }
+    if (len < 2 || end > b.size()) break;
+    at = end;
+    if (m == 0xDA) {
+      // Entropy-coded data: an FF in it is followed by 00 (a stuffed byte) or a restart marker.
+      scanned = true;
+      while (at + 1 < b.size() && !(b[at] == 0xFF && b[at + 1] != 0x00 && !(b[at + 1] >= 0xD0 && b[at + 1] <= 0xD7))) ++at;
+    }
   }
+  return "truncated (no end-of-image marker)";
+}
+
+// Why a file is incomplete, or unsafe to hand to stb_image: its readers fill
+// missing bytes with zeros instead of failing (and skip checksums), so a
+// cut-off file would come out as a silently grey or black image, and some
+// malformed headers make version 2.27 write out of bounds. "" when sound.
+std::string structure_problem(const std::string& format, std::span<const uint8_t> b) {
+  if (format == "jpeg") return jpeg_problem(b);
   if (format == "bmp") {
     if (b.size() < 34) return "truncated (header)";
     const uint32_t offset = le32(b, 10), header = le32(b, 14);
@@ -128,17 +161,31 @@ std::string truncation(const std::string& format, std::span<const uint8_t> b) {
     return "";
   }
   if (format == "png") {
-    // The IEND chunk (type and its fixed CRC) closes every complete PNG.
-    const uint8_t iend[] = {'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
-    if (std::search(b.begin(), b.end(), std::begin(iend), std::end(iend)) == b.end()) return "truncated (no IEND chunk)";
-    return "";
+    // Every chunk must fit in the file (stb_image grows its buffer to a
+    // chunk's declared length before reading it: a few hundred bytes could
+    // claim gigabytes), up to the IEND chunk that closes a complete PNG.
+    for (size_t at = 8; at + 12 <= b.size();) {
+      const uint32_t len = be32(b, at);
+      if (len > b.size() - at - 12)
+        return fmt::format("truncated (a chunk of {} bytes with {} left)", len, b.size() - at - 12);
+      if (std::equal(b.begin() + static_cast<std::ptrdiff_t>(at) + 4, b.begin() + static_cast<std::ptrdiff_t>(at) + 8,
+                     "IEND"))
+        return "";
+      at += 12 + len;
+    }
+    return "truncated (no IEND chunk)";
   }
   if (format == "gif") {
     if (b.back() != 0x3B) return "truncated (no GIF trailer)";
   }
   if (format == "ppm") {
     const Size sz = pnm_size(b);
-    const int64_t need = sz.pixel_bytes + sz.width * sz.height * sz.channels * (sz.max_value > 255 ? 2 : 1);
+    // (stb_image's own header parser overflows an int on longer numbers.)
+    if (!sz.known) return "corrupt header";
+    if (sz.max_value < 1 || sz.max_value > 65535) return fmt::format("corrupt (maximum value {})", sz.max_value);
+    // libstb-dev's stb_image 2.27 overruns its buffer converting 16-bit PNM to RGB.
+    if (sz.max_value > 255) return fmt::format("16-bit PPM/PGM (maximum value {}) is not supported", sz.max_value);
+    const int64_t need = sz.pixel_bytes + sz.width * sz.height * sz.channels;
     if (need > static_cast<int64_t>(b.size())) return fmt::format("truncated ({} bytes, the pixels need {})", b.size(), need);
   }
   return "";
@@ -169,6 +216,7 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& name, Alph
   if (sz.width > kMaxImageSide || sz.height > kMaxImageSide || sz.width * sz.height > kMaxImagePixels)
     throw fail(fmt::format("{}x{} is too large (at most {} pixels a side and {} in all)", sz.width, sz.height,
                            kMaxImageSide, kMaxImagePixels));
+  if (const std::string why = structure_problem(format, bytes); !why.empty()) throw fail(fmt::format("{}: {}", format, why));
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &channels))
@@ -177,7 +225,6 @@ Image decode_image(std::span<const uint8_t> bytes, const std::string& name, Alph
   if (w > kMaxImageSide || h > kMaxImageSide || int64_t{w} * h > kMaxImagePixels)
     throw fail(fmt::format("{}x{} is too large (at most {} pixels a side and {} in all)", w, h, kMaxImageSide,
                            kMaxImagePixels));
-  if (const std::string why = truncation(format, bytes); !why.empty()) throw fail(fmt::format("{}: {}", format, why));
 
   const int want = alpha == Alpha::Drop ? 3 : 4;
   int dw = 0, dh = 0;

@@ -4,7 +4,7 @@
 // embeddings ten times more than any arithmetic does).
 //
 // Accepted: PNG, JPEG (baseline and progressive), BMP, GIF (first frame),
-// PPM/PGM. Anything else, a truncated or corrupt file, a zero-sized image or
+// 8-bit PPM/PGM. Anything else, a truncated or corrupt file, a zero-sized image or
 // one too large to hold is an ImageError naming the file and the problem;
 // the size is checked from the header, before any pixel is allocated.
 #pragma once

@@ -125,6 +125,35 @@ TEST(Image, BadFilesAreOneErrorNamingTheProblem) {
   EXPECT_NE(error_of(bad), "");
   std::string ppm = "P6\n13 7\n255\n" + std::string(20, 'x');
   EXPECT_NE(error_of(std::vector<uint8_t>(ppm.begin(), ppm.end())), "");
+  ppm = "P5 2 2 2522222222222222\n" + std::string(8, 'x');  // (overflowed stb_image's int, found by image_fuzz)
+  EXPECT_NE(error_of(std::vector<uint8_t>(ppm.begin(), ppm.end())).find("maximum value"), std::string::npos);
+}
+
+// Debian's stb_image 2.27 writes past an array for a Huffman table of more
+// than 256 codes (found by image_fuzz; fixed upstream in 2.28): such a file
+// must be refused before stb_image sees it.
+TEST(Image, OversizedHuffmanTablesAreRefused) {
+  const std::vector<uint8_t> jpg = encode(write_jpg, 16, 16, 3, pattern(16, 16, 3));
+  std::vector<uint8_t> dht = {0xFF, 0xC4, 0x01, 0x3F, 0x00};  // length 2 + 1 + 16 + 300, DC table 0
+  for (int i = 0; i < 14; ++i) dht.push_back(0);
+  dht.push_back(45);
+  dht.push_back(255);
+  dht.insert(dht.end(), 300, 0x01);
+  std::vector<uint8_t> bad(jpg.begin(), jpg.begin() + 2);  // SOI, then the bad table first
+  bad.insert(bad.end(), dht.begin(), dht.end());
+  bad.insert(bad.end(), jpg.begin() + 2, jpg.end());
+  EXPECT_NE(error_of(bad).find("Huffman table of 300 codes"), std::string::npos) << error_of(bad);
+  EXPECT_EQ(error_of(jpg), "");
+}
+
+// A chunk claiming more bytes than the file holds made stb_image grow its
+// buffer to the claim (2 GiB from a 465-byte file, found by image_fuzz).
+TEST(Image, PngChunksLongerThanTheFileAreRefused) {
+  std::vector<uint8_t> png = encode(write_png, 8, 8, 3, pattern(8, 8, 3));
+  const size_t idat = 8 + 25;  // after the signature and IHDR (12 + 13 bytes)
+  ASSERT_EQ(std::string(png.begin() + idat + 4, png.begin() + idat + 8), "IDAT");
+  for (int i = 0; i < 4; ++i) png[idat + i] = i == 0 ? 0x7F : 0xFF;  // a 2 GiB length
+  EXPECT_NE(error_of(png).find("truncated (a chunk of"), std::string::npos) << error_of(png);
 }
 
 TEST(Image, HugeAndEmptyHeadersAreRefusedBeforeDecoding) {
