@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -15,6 +16,7 @@
 namespace scout::test {
 
 std::string shared_dir() { return SCOUT_SHARED_DIR; }
+std::string vision_oracle_dir() { return shared_dir() + "/testdata/llama4-vision-tiny/"; }
 bool have_shared() { return std::filesystem::exists(shared_dir() + "/testdata/README.md"); }
 std::string scout_binary() { return SCOUT_BINARY; }
 std::string default_model_path() { return SCOUT_DEFAULT_MODEL_PATH; }
@@ -34,6 +36,13 @@ std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<float> read_floats(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  std::vector<float> v(bytes.size() / sizeof(float));
+  std::memcpy(v.data(), bytes.data(), v.size() * sizeof(float));
+  return v;
 }
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -12,6 +12,8 @@ std::string shared_dir();
 bool have_shared();
 std::string scout_binary();
 std::string default_model_path();
+// The vision oracle: shared/testdata/llama4-vision-tiny/, with the trailing slash.
+std::string vision_oracle_dir();
 
 // n floats drawn from N(0, scale^2), the same for the same seed.
 std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f);
@@ -44,6 +46,8 @@ class TempDir {
 };
 
 std::vector<uint8_t> read_file(const std::string& path);
+// A file of raw little-endian float32 values (the oracles' .f32 dumps).
+std::vector<float> read_floats(const std::string& path);
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
 
 struct CommandResult {

@@ -10,6 +10,10 @@
 
 namespace scout {
 
+namespace gguf {
+class GgufFile;
+}
+
 // Where a tensor's parameters go, for counting what one token touches.
 enum class ParamGroup { Embedding, Attention, Router, RoutedExperts, SharedExpert, DenseFfn, Norms, OutputHead, Other };
 const char* param_group_name(ParamGroup g);
@@ -75,6 +79,8 @@ struct ModelInfo {
 // Maps and reads a file (weights stay on disk: only the header is touched).
 // Throws std::runtime_error with "FILE: what is wrong" for any bad file.
 ModelInfo inspect_model(const std::string& path);
+// The same for a file already open (its header only is read).
+ModelInfo inspect_model(const gguf::GgufFile& file);
 
 // Where a GPU run would put the model (`scout info --device cuda`, and the
 // check before a GPU load). The embedding, output head and norms always go to

@@ -12,7 +12,9 @@
 #include "cli/info_projector.h"
 #include "cli/session_flags.h"
 #include "cli/size_arg.h"
+#include "gguf/reader.h"
 #include "scout/model_info.h"
+#include "vision/mmproj.h"
 
 namespace scout::cli {
 
@@ -229,8 +231,9 @@ void add_info_command(CLI::App& app) {
                   "with --device cuda: plan for a GPU with this much free memory (80G, 141G) instead of the visible one");
   cmd->callback([opt] {
     const std::string path = opt->model.empty() ? default_model_path() : opt->model;
-    if (is_projector_file(path)) return print_projector_info(path, opt->json, opt->tensors);
-    const ModelInfo info = inspect_model(path);
+    const gguf::GgufFile file = gguf::GgufFile::open(path, gguf::LoadMode::Map);  // the header only is read
+    if (vision::is_mmproj(file)) return print_projector_info(file, opt->json, opt->tensors);
+    const ModelInfo info = inspect_model(file);
     const uint64_t ctx = opt->ctx.empty() ? default_ctx(info.context_length) : parse_size_arg("--ctx", opt->ctx);
     const MemoryPlan plan = plan_memory(info, ctx, opt->kv_type.types(), opt->batch, planned_placement(info, *opt));
     if (opt->json) fmt::print("{}\n", to_json(info, plan, opt->tensors, opt->metadata).dump(2));

@@ -11,12 +11,8 @@
 
 namespace scout::cli {
 
-bool is_projector_file(const std::string& path) {
-  return vision::is_mmproj(gguf::GgufFile::open(path, gguf::LoadMode::Map));
-}
-
-void print_projector_info(const std::string& path, bool json, bool with_tensors) {
-  const gguf::GgufFile f = gguf::GgufFile::open(path, gguf::LoadMode::Map);
+void print_projector_info(const gguf::GgufFile& f, bool json, bool with_tensors) {
+  const std::string& path = f.path();
   const vision::VisionHparams h = vision::read_vision_hparams(f);
   uint64_t params = 0, bytes = 0;
   for (const gguf::TensorInfo& t : f.tensors()) {

@@ -1,12 +1,10 @@
 #pragma once
 
-#include <string>
+#include "gguf/reader.h"
 
 namespace scout::cli {
 
-// Whether the GGUF file at path is a vision projector (general.architecture = clip).
-bool is_projector_file(const std::string& path);
-// `scout info` for a projector; GgufError when it is not a Llama 4 one.
-void print_projector_info(const std::string& path, bool json, bool with_tensors);
+// `scout info` for a projector (vision::is_mmproj); GgufError when it is not a Llama 4 one.
+void print_projector_info(const gguf::GgufFile& f, bool json, bool with_tensors);
 
 }  // namespace scout::cli

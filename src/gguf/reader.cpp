@@ -443,4 +443,13 @@ const TensorInfo* GgufFile::find_tensor(std::string_view name) const {
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+const TensorInfo& GgufFile::require_tensor(std::string_view name, const std::vector<uint64_t>& shape) const {
+  const TensorInfo* t = find_tensor(name);
+  if (!t) fail(fmt::format("missing tensor {}", name));
+  bool same = shape.size() <= kMaxDims;
+  for (size_t i = 0; i < kMaxDims && same; ++i) same = t->ne[i] == (i < shape.size() ? shape[i] : 1);
+  if (!same) fail(fmt::format("tensor {} has shape {}, expected [{}]", name, t->shape_string(), fmt::join(shape, ", ")));
+  return *t;
+}
+
 }  // namespace scout::gguf

@@ -83,6 +83,9 @@ class GgufFile {
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
+  // The tensor `name`, which must have exactly this shape (ne order; missing
+  // trailing dimensions are 1): GgufError naming the file and the tensor otherwise.
+  const TensorInfo& require_tensor(std::string_view name, const std::vector<uint64_t>& shape) const;
 
  private:
   GgufFile() = default;

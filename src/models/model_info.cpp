@@ -126,12 +126,13 @@ void read_tokenizer(ModelInfo& info, const gguf::GgufFile& file) {
 
 }  // namespace
 
-ModelInfo inspect_model(const std::string& path) {
-  gguf::GgufFile file = gguf::GgufFile::open(path);
+ModelInfo inspect_model(const std::string& path) { return inspect_model(gguf::GgufFile::open(path)); }
+
+ModelInfo inspect_model(const gguf::GgufFile& file) {
   const Hparams hp = read_hparams(file);
 
   ModelInfo info;
-  info.path = path;
+  info.path = file.path();
   info.file_bytes = file.file_size();
   info.gguf_version = file.version();
   info.name = file.get_string("general.name").value_or("");

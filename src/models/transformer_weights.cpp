@@ -16,13 +16,9 @@ void WeightBinder::fail(const std::string& what) const {
 }
 
 const gguf::TensorInfo& WeightBinder::tensor(const std::string& name, const std::vector<uint64_t>& shape) const {
-  const gguf::TensorInfo* t = file_.find_tensor(name);
-  if (!t) fail(fmt::format("missing tensor {}", name));
-  bool same = true;
-  for (size_t i = 0; i < gguf::kMaxDims; ++i) same = same && t->ne[i] == (i < shape.size() ? shape[i] : 1);
-  if (!same) fail(fmt::format("tensor {} has shape {}, expected [{}]", name, t->shape_string(), fmt::join(shape, ", ")));
-  if (!can_dequantize(t->type)) fail(fmt::format("unsupported tensor type {} in tensor {}", type_name(t->type), name));
-  return *t;
+  const gguf::TensorInfo& t = file_.require_tensor(name, shape);
+  if (!can_dequantize(t.type)) fail(fmt::format("unsupported tensor type {} in tensor {}", type_name(t.type), name));
+  return t;
 }
 
 bool Placement::keeps_on_host(std::string_view name) const {

@@ -31,19 +31,6 @@ std::array<float, 3> key_rgb(const gguf::GgufFile& f, const std::string& key, st
   return out;
 }
 
-// The tensor, which must exist with exactly these ne (trailing 1s implied).
-const gguf::TensorInfo& need(const gguf::GgufFile& f, const std::string& name, std::vector<uint64_t> ne) {
-  const gguf::TensorInfo* t = f.find_tensor(name);
-  if (!t) fail(f, fmt::format("missing tensor {}", name));
-  ne.resize(gguf::kMaxDims, 1);
-  for (size_t i = 0; i < gguf::kMaxDims; ++i)
-    if (t->ne[i] != ne[i]) {
-      std::vector<uint64_t> want(ne.begin(), ne.begin() + static_cast<long>(t->n_dims));
-      fail(f, fmt::format("tensor {} has shape {}, expected [{}]", name, t->shape_string(), fmt::join(want, ", ")));
-    }
-  return *t;
-}
-
 }  // namespace
 
 bool is_mmproj(const gguf::GgufFile& file) {
@@ -87,36 +74,36 @@ VisionHparams read_vision_hparams(const gguf::GgufFile& f) {
 
   // Shapes: the adapter and output widths come from the tensors, as llama.cpp reads them.
   const uint64_t C = h.width, p = h.patch_size;
-  need(f, std::string(vnames::kPatchEmbd), {3 * p * p, C});
-  need(f, std::string(vnames::kClassEmbd), {C});
-  need(f, std::string(vnames::kPositionEmbd), {C, h.n_positions()});
+  f.require_tensor(vnames::kPatchEmbd, {3 * p * p, C});
+  f.require_tensor(vnames::kClassEmbd, {C});
+  f.require_tensor(vnames::kPositionEmbd, {C, h.n_positions()});
   for (const auto ln : {vnames::kPreLn, vnames::kPostLn}) {
-    need(f, std::string(ln) + ".weight", {C});
-    need(f, std::string(ln) + ".bias", {C});
+    f.require_tensor(std::string(ln) + ".weight", {C});
+    f.require_tensor(std::string(ln) + ".bias", {C});
   }
   for (uint32_t il = 0; il < h.n_layer; ++il) {
     for (const auto ln : {vnames::kLn1, vnames::kLn2}) {
-      need(f, vnames::layer(il, ln, "weight"), {C});
-      need(f, vnames::layer(il, ln, "bias"), {C});
+      f.require_tensor(vnames::layer(il, ln, "weight"), {C});
+      f.require_tensor(vnames::layer(il, ln, "bias"), {C});
     }
     for (const auto m : {vnames::kAttnQ, vnames::kAttnK, vnames::kAttnV, vnames::kAttnOut}) {
-      need(f, vnames::layer(il, m, "weight"), {C, C});
-      need(f, vnames::layer(il, m, "bias"), {C});
+      f.require_tensor(vnames::layer(il, m, "weight"), {C, C});
+      f.require_tensor(vnames::layer(il, m, "bias"), {C});
     }
-    need(f, vnames::layer(il, vnames::kFfnUp, "weight"), {C, h.ff});
-    need(f, vnames::layer(il, vnames::kFfnUp, "bias"), {h.ff});
-    need(f, vnames::layer(il, vnames::kFfnDown, "weight"), {h.ff, C});
-    need(f, vnames::layer(il, vnames::kFfnDown, "bias"), {C});
+    f.require_tensor(vnames::layer(il, vnames::kFfnUp, "weight"), {C, h.ff});
+    f.require_tensor(vnames::layer(il, vnames::kFfnUp, "bias"), {h.ff});
+    f.require_tensor(vnames::layer(il, vnames::kFfnDown, "weight"), {h.ff, C});
+    f.require_tensor(vnames::layer(il, vnames::kFfnDown, "bias"), {C});
   }
   const gguf::TensorInfo* a1 = f.find_tensor(vnames::kAdapter1);
   if (!a1) fail(f, fmt::format("missing tensor {}", vnames::kAdapter1));
   h.adapter = static_cast<uint32_t>(a1->ne[1]);
-  need(f, std::string(vnames::kAdapter1), {uint64_t{h.merge} * h.merge * C, h.adapter});
-  need(f, std::string(vnames::kAdapter2), {h.adapter, h.adapter});
+  f.require_tensor(vnames::kAdapter1, {uint64_t{h.merge} * h.merge * C, h.adapter});
+  f.require_tensor(vnames::kAdapter2, {h.adapter, h.adapter});
   const gguf::TensorInfo* fc = f.find_tensor(vnames::kProjector);
   if (!fc) fail(f, fmt::format("missing tensor {}", vnames::kProjector));
   h.out_width = static_cast<uint32_t>(fc->ne[1]);
-  need(f, std::string(vnames::kProjector), {h.adapter, h.out_width});
+  f.require_tensor(vnames::kProjector, {h.adapter, h.out_width});
   return h;
 }
 

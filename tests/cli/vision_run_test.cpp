@@ -15,19 +15,18 @@ namespace {
 using test::CommandResult;
 using test::run_scout;
 
-std::string vision_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/"; }
 std::string tiny_model() { return test::shared_dir() + "/testdata/llama4-tiny/llama4-tiny-f16.gguf"; }
 
 TEST(VisionRun, PromptLayoutAndGreedyTextMatchLlamaCpp) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
   for (const std::string name : {"grad", "photo"}) {
-    const std::string image = vision_dir() + "images/" + (name == "grad" ? "grad-256x192.png" : "photo-400x380.jpg");
-    const CommandResult r = run_scout({"run", "-m", tiny_model(), "--mmproj", vision_dir() + "mmproj-llama4-vision-tiny-f32.gguf",
+    const std::string image = test::vision_oracle_dir() + "images/" + (name == "grad" ? "grad-256x192.png" : "photo-400x380.jpg");
+    const CommandResult r = run_scout({"run", "-m", tiny_model(), "--mmproj", test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf",
                                        "--image", image, "-p", "Describe this image.", "--temp", "0", "-n", "8", "--json",
                                        "-t", "2"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const nlohmann::json got = nlohmann::json::parse(r.out);
-    std::ifstream js(vision_dir() + "expected/f32/" + name + ".json");
+    std::ifstream js(test::vision_oracle_dir() + "expected/f32/" + name + ".json");
     const nlohmann::json want = nlohmann::json::parse(js);
     EXPECT_EQ(got["prompt_ids"], want["prompt_ids"]) << name;
     const auto ids = got["ids"].get<std::vector<int32_t>>(), want_ids = want["ids"].get<std::vector<int32_t>>();
@@ -53,8 +52,8 @@ TEST(VisionRun, BadInputIsOneErrorAndExit2) {
     std::ofstream f(broken, std::ios::binary);
     f << "\x89PNG\r\n\x1a\n" << std::string(40, '\0');
   }
-  const std::string mmproj = vision_dir() + "mmproj-llama4-vision-tiny-f16.gguf";
-  const std::string image = vision_dir() + "images/grad-256x192.png";
+  const std::string mmproj = test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f16.gguf";
+  const std::string image = test::vision_oracle_dir() + "images/grad-256x192.png";
   const std::string stories = test::shared_dir() + "/models/stories260K/stories260K.gguf";
   struct Case {
     std::vector<std::string> args;
@@ -84,7 +83,7 @@ namespace {
 
 TEST(VisionInfo, DescribesAProjector) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
-  const CommandResult r = run_scout({"info", "-m", vision_dir() + "mmproj-llama4-vision-tiny-f16.gguf", "--json"});
+  const CommandResult r = run_scout({"info", "-m", test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f16.gguf", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["encoder"]["layers"], 3);
@@ -93,7 +92,7 @@ TEST(VisionInfo, DescribesAProjector) {
   EXPECT_EQ(j["tokens_per_tile"], 144);
   EXPECT_EQ(j["output_width"], 256);
   EXPECT_EQ(j["positions"], 577);
-  const CommandResult text = run_scout({"info", "-m", vision_dir() + "mmproj-llama4-vision-tiny-f32.gguf"});
+  const CommandResult text = run_scout({"info", "-m", test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("vision projector"), std::string::npos);
 }

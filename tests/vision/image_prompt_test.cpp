@@ -23,16 +23,6 @@
 namespace scout::vision {
 namespace {
 
-std::string oracle_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/"; }
-
-std::vector<float> read_f32(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  std::vector<float> v(static_cast<size_t>(f.tellg()) / sizeof(float));
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-  return v;
-}
-
 // Evaluates prompt_ids, taking consecutive embedding rows where an id is -1;
 // returns the logits after the last.
 std::vector<float> eval_prompt(engine::Session& s, const std::vector<int32_t>& ids, const std::vector<float>& embd,
@@ -68,23 +58,23 @@ class ImagePrompt : public testing::TestWithParam<Case> {};
 TEST_P(ImagePrompt, LogitsAndGreedyContinuationMatchLlamaCpp) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
   const Case& c = GetParam();
-  const std::string dir = oracle_dir() + "expected/" + c.projector + "/";
+  const std::string dir = test::vision_oracle_dir() + "expected/" + c.projector + "/";
   std::ifstream js(dir + c.image + ".json");
   const nlohmann::json j = nlohmann::json::parse(js);
   const auto model = Model::load(test::shared_dir() + "/testdata/llama4-tiny/llama4-tiny-f16.gguf");
   const size_t d = model->hparams().d_model, V = model->hparams().n_vocab;
 
-  std::vector<float> embd = read_f32(dir + c.image + ".embd.f32");
+  std::vector<float> embd = test::read_floats(dir + c.image + ".embd.f32");
   if (c.own_encoder) {
-    VisionEncoder enc(oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf",
+    VisionEncoder enc(test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf",
                       std::shared_ptr<backend::Backend>(backend::make_cpu_backend({2, true})));
-    embd = enc.encode(tile_llamacpp(load_image(oracle_dir() + "images/" + c.file), 336).tiles, TokenOrder::ColumnMajor);
+    embd = enc.encode(tile_llamacpp(load_image(test::vision_oracle_dir() + "images/" + c.file), 336).tiles, TokenOrder::ColumnMajor);
   }
   engine::SessionOptions o;
   o.n_ctx = 2048;
   engine::Session s(*model, o);
   std::vector<float> logits = eval_prompt(s, j["prompt_ids"].get<std::vector<int32_t>>(), embd, d);
-  const std::vector<float> want = read_f32(dir + c.image + ".logits.f32");
+  const std::vector<float> want = test::read_floats(dir + c.image + ".logits.f32");
   ASSERT_EQ(logits.size(), V);
   ASSERT_EQ(want.size(), V);
   double worst = 0;
@@ -111,10 +101,10 @@ TEST(MediaPrompt, LayoutIsLlamaCppsPromptIds) {
   const chat::ChatTemplate tmpl = chat::ChatTemplate::for_model(model->file(), "");
   const size_t d = model->hparams().d_model;
   for (const char* name : {"grad", "wide", "photo"}) {
-    std::ifstream js(oracle_dir() + "expected/f32/" + name + ".json");
+    std::ifstream js(test::vision_oracle_dir() + "expected/f32/" + name + ".json");
     const nlohmann::json j = nlohmann::json::parse(js);
     const auto want = j["prompt_ids"].get<std::vector<int32_t>>();
-    const std::vector<float> rows = read_f32(oracle_dir() + "expected/f32/" + name + ".embd.f32");
+    const std::vector<float> rows = test::read_floats(test::vision_oracle_dir() + "expected/f32/" + name + ".embd.f32");
     const std::string text = place_media_markers("Describe this image.", 1);
     const MediaPrompt p = build_media_prompt(*tok, tmpl.render(chat::single_turn("", text)), {rows}, static_cast<int64_t>(d));
     EXPECT_EQ(p.positions(), want) << name;
@@ -122,7 +112,7 @@ TEST(MediaPrompt, LayoutIsLlamaCppsPromptIds) {
     engine::SessionOptions o;
     o.n_ctx = 2048;
     engine::Session s(*model, o);
-    const std::vector<float> logits = eval_media_prompt(s, p), ref = read_f32(oracle_dir() + "expected/f32/" + name + ".logits.f32");
+    const std::vector<float> logits = eval_media_prompt(s, p), ref = test::read_floats(test::vision_oracle_dir() + "expected/f32/" + name + ".logits.f32");
     double worst = 0;
     for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(double(logits[i]) - ref[i]));
     EXPECT_LE(worst, 0.1) << name;

@@ -18,13 +18,6 @@
 namespace scout::vision {
 namespace {
 
-std::string images_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/images/"; }
-
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
 // A small image with every channel varying, w x h x n bytes.
 std::vector<uint8_t> pattern(int w, int h, int n) {
   std::vector<uint8_t> px(static_cast<size_t>(w) * h * n);
@@ -57,8 +50,8 @@ std::string error_of(const std::vector<uint8_t>& bytes) {
 
 TEST(Image, JpegPixelsAreTheOraclesDecodersBitForBit) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
-  const Image jpg = load_image(images_dir() + "photo-400x380.jpg");
-  const Image png = load_image(images_dir() + "photo-400x380.decoded.png");
+  const Image jpg = load_image(test::vision_oracle_dir() + "images/photo-400x380.jpg");
+  const Image png = load_image(test::vision_oracle_dir() + "images/photo-400x380.decoded.png");
   ASSERT_EQ(jpg.width, 400);
   ASSERT_EQ(jpg.height, 380);
   ASSERT_EQ(png.width, 400);

@@ -13,8 +13,6 @@
 namespace scout::vision {
 namespace {
 
-std::string oracle_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/"; }
-
 struct Case {
   const char* name;
   const char* file;
@@ -26,15 +24,15 @@ class TilesMatchLlamaCpp : public testing::TestWithParam<Case> {};
 TEST_P(TilesMatchLlamaCpp, PixelForPixel) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
   const Case& c = GetParam();
-  const Tiles t = tile_llamacpp(load_image(oracle_dir() + "images/" + c.file), 336);
+  const Tiles t = tile_llamacpp(load_image(test::vision_oracle_dir() + "images/" + c.file), 336);
   ASSERT_EQ(static_cast<int>(t.tiles.size()), c.tiles);
-  std::ifstream js(oracle_dir() + "expected/f32/" + c.name + ".json");
+  std::ifstream js(test::vision_oracle_dir() + "expected/f32/" + c.name + ".json");
   const nlohmann::json j = nlohmann::json::parse(js);
   int image_chunks = 0;
   for (const auto& ch : j["chunks"]) image_chunks += ch["type"] == "image";
   EXPECT_EQ(image_chunks, c.tiles);
   for (int k = 0; k < c.tiles; ++k) {
-    const Image want = load_image(oracle_dir() + "expected/tiles/" + c.name + ".tile" + std::to_string(k) + ".png");
+    const Image want = load_image(test::vision_oracle_dir() + "expected/tiles/" + c.name + ".tile" + std::to_string(k) + ".png");
     ASSERT_EQ(want.width, 336);
     size_t differ = 0;
     for (size_t i = 0; i < want.rgb.size(); ++i) differ += want.rgb[i] != t.tiles[static_cast<size_t>(k)].rgb[i];

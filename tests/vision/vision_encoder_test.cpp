@@ -17,17 +17,6 @@
 namespace scout::vision {
 namespace {
 
-std::string oracle_dir() { return test::shared_dir() + "/testdata/llama4-vision-tiny/"; }
-
-std::vector<float> read_f32(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  EXPECT_TRUE(f.good()) << path;
-  std::vector<float> v(static_cast<size_t>(f.tellg()) / sizeof(float));
-  f.seekg(0);
-  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
-  return v;
-}
-
 struct Diff {
   double max = 0, rms = 0;
 };
@@ -47,8 +36,8 @@ std::shared_ptr<backend::Backend> cpu() { return std::shared_ptr<backend::Backen
 
 TEST(VisionEncoder, EveryStageOfTheFirstTileMatchesLlamaCpp) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
-  VisionEncoder enc(oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf", cpu());
-  const Tiles t = tile_llamacpp(load_image(oracle_dir() + "images/grad-256x192.png"), 336);
+  VisionEncoder enc(test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf", cpu());
+  const Tiles t = tile_llamacpp(load_image(test::vision_oracle_dir() + "images/grad-256x192.png"), 336);
   std::map<std::string, std::vector<float>> seen;
   enc.encode(t.tiles, TokenOrder::ColumnMajor,
              [&](std::string_view stage, const std::vector<float>& rows, int64_t) { seen[std::string(stage)] = rows; });
@@ -56,7 +45,7 @@ TEST(VisionEncoder, EveryStageOfTheFirstTileMatchesLlamaCpp) {
                                                {"layer_out-0", 0.005}, {"layer_out-1", 0.005}, {"layer_out-2", 0.005},
                                                {"pixel_shuffle", 0.005}, {"adapter_mlp", 0.02}, {"projected", 0.01}};
   for (const auto& [stage, limit] : bound) {
-    const std::vector<float> want = read_f32(oracle_dir() + "expected/f32/grad.c0." + stage + ".f32");
+    const std::vector<float> want = test::read_floats(test::vision_oracle_dir() + "expected/f32/grad.c0." + stage + ".f32");
     ASSERT_TRUE(seen.count(stage)) << stage;
     ASSERT_EQ(seen[stage].size(), want.size()) << stage;
     const Diff d = diff(seen[stage], want);
@@ -75,10 +64,10 @@ class VisionEmbeddings : public testing::TestWithParam<EmbdCase> {};
 TEST_P(VisionEmbeddings, MatchLlamaCppWithinTheOracleBounds) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
   const EmbdCase& c = GetParam();
-  VisionEncoder enc(oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf", cpu());
-  const Tiles t = tile_llamacpp(load_image(oracle_dir() + "images/" + c.file), 336);
+  VisionEncoder enc(test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf", cpu());
+  const Tiles t = tile_llamacpp(load_image(test::vision_oracle_dir() + "images/" + c.file), 336);
   const std::vector<float> got = enc.encode(t.tiles, TokenOrder::ColumnMajor);
-  const std::vector<float> want = read_f32(oracle_dir() + "expected/" + c.projector + "/" + c.image + ".embd.f32");
+  const std::vector<float> want = test::read_floats(test::vision_oracle_dir() + "expected/" + c.projector + "/" + c.image + ".embd.f32");
   ASSERT_EQ(got.size(), want.size());
   const Diff d = diff(got, want);
   EXPECT_LE(d.max, 0.01) << c.projector << " " << c.image;
@@ -96,8 +85,8 @@ INSTANTIATE_TEST_SUITE_P(Oracle, VisionEmbeddings,
 
 TEST(VisionEncoder, RowMajorOrderIsTheTransposeOfLlamaCpps) {
   if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
-  VisionEncoder enc(oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf", cpu());
-  const Tiles t = tile_llamacpp(load_image(oracle_dir() + "images/grad-256x192.png"), 336);
+  VisionEncoder enc(test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f32.gguf", cpu());
+  const Tiles t = tile_llamacpp(load_image(test::vision_oracle_dir() + "images/grad-256x192.png"), 336);
   const std::vector<float> col = enc.encode(t.tiles, TokenOrder::ColumnMajor);
   const std::vector<float> row = enc.encode(t.tiles, TokenOrder::RowMajor);
   const size_t w = enc.hparams().out_width;

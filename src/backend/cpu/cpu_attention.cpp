@@ -303,7 +303,7 @@ void cpu_attention(const float* q, const int32_t* pos, int64_t n_rows, const KvL
           for (; j < j1; ++j) mx = std::max(mx, e[j]);
           Vec vs = {};
           for (j = j0; j + kVec <= j1; j += kVec) {
-            const Vec x = exp_nonpositive_lanes(loadv(e + j) - mx);
+            const Vec x = exp_nonpositive(loadv(e + j) - mx);
             storev(e + j, x);
             vs += x;
           }

@@ -30,40 +30,33 @@ inline void halves_to_floats(const uint16_t* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
-// e^x for x <= 0 (softmax arguments) within about 2 ulp (Cephes expf), in
-// plain arithmetic so that loops over it vectorise: no std::floor or
-// std::max, which GCC will not vectorise here; n = round(x / ln 2) by adding
-// and removing 1.5 * 2^23.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  return y * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+// 2^n for a whole-valued n, from the exponent bits: of a float, or of each
+// lane of a GCC vector of floats.
+inline float pow2_whole(float n) { return std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23); }
+template <class V>
+inline V pow2_whole(V n) {
+  using I = decltype(n < n);  // the integer vector of the same shape
+  return std::bit_cast<V>((__builtin_convertvector(n, I) + 127) << 23);
 }
 
-// exp_nonpositive on every lane of a GCC vector of floats, the same steps:
-// GCC does not vectorise the scalar one inside the attention's row loops.
-template <class V>
-inline V exp_nonpositive_lanes(V x) {
-  using I = decltype(x < x);  // the integer vector of the same shape
-  x = x < -87.0f ? V{} - 87.0f : x;
-  const V n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const V r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  V y = V{} + 1.9875691500e-4f;
+// e^x for x <= 0 (softmax arguments) within about 2 ulp (Cephes expf), for a
+// float or every lane of a GCC vector of floats (the attention's rows, which
+// GCC does not vectorise from the scalar form), in plain arithmetic so that
+// loops over it vectorise: no std::floor or std::max, which GCC will not
+// vectorise here; n = round(x / ln 2) by adding and removing 1.5 * 2^23.
+template <class T>
+inline T exp_nonpositive(T x) {
+  x = x < -87.0f ? T{} - 87.0f : x;
+  const T n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const T r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  T y = T{} + 1.9875691500e-4f;
   y = y * r + 1.3981999507e-3f;
   y = y * r + 8.3334519073e-3f;
   y = y * r + 4.1665795894e-2f;
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * r * r + r + 1.0f;
-  return y * std::bit_cast<V>((__builtin_convertvector(n, I) + 127) << 23);
+  return y * pow2_whole(n);
 }
 
 // 16 floats; GCC and Clang map it to one AVX-512 register, or to 2 or 4
