@@ -4,6 +4,9 @@
 
 #include <stdexcept>
 
+#include "vision/image_source.h"
+#include "vision/media_prompt.h"
+
 namespace scout::batch {
 
 using json = nlohmann::ordered_json;
@@ -46,27 +49,67 @@ std::vector<std::string> get_stop(const json& v) {
   return out;
 }
 
-std::vector<chat::Message> get_messages(const json& v) {
+// A message's "content": a string, or OpenAI content parts, text and
+// image_url, joined in order with a <__media__> marker where each image goes
+// (no separator, so [image, text] reads as `scout run --image` does).
+void get_content(const json& v, size_t index, const std::string& base_dir, chat::Message& m) {
+  if (v.is_string()) {
+    m.content = v.get<std::string>();
+    return;
+  }
+  if (!v.is_array())
+    throw std::runtime_error(fmt::format("message {}: \"content\" must be a string or an array of parts", index));
+  for (size_t n = 1; n <= v.size(); ++n) {
+    const json& part = v[n - 1];
+    if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+      throw std::runtime_error(fmt::format("message {}, part {}: a part is an object with a \"type\"", index, n));
+    const std::string type = part["type"].get<std::string>();
+    if (type == "text") {
+      if (!part.contains("text") || !part["text"].is_string())
+        throw std::runtime_error(fmt::format("message {}, part {}: a text part needs a string \"text\"", index, n));
+      m.content += part["text"].get<std::string>();
+    } else if (type == "image_url") {
+      const json* url = part.contains("image_url") ? &part["image_url"] : nullptr;
+      if (url && url->is_object()) url = url->contains("url") ? &(*url)["url"] : nullptr;
+      if (!url || !url->is_string())
+        throw std::runtime_error(
+            fmt::format("message {}, part {}: an image_url part needs \"image_url\": {{\"url\": \"...\"}}", index, n));
+      const std::string u = url->get<std::string>();
+      try {
+        m.images.push_back(vision::is_data_uri(u) ? u : vision::resolve_image_path(u, base_dir));
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(fmt::format("message {}, part {}: {}", index, n, e.what()));
+      }
+      m.content += vision::kMediaMarker;
+    } else {
+      throw std::runtime_error(
+          fmt::format("message {}, part {}: type \"{}\" is not supported (text, image_url)", index, n, type));
+    }
+  }
+}
+
+std::vector<chat::Message> get_messages(const json& v, const std::string& base_dir) {
   if (!v.is_array() || v.empty()) throw std::runtime_error("\"messages\" must be a non-empty array");
   std::vector<chat::Message> out;
   for (const json& m : v) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
-        !m["content"].is_string())
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content"))
       throw std::runtime_error(
-          fmt::format("message {} must be an object with string \"role\" and \"content\"", out.size() + 1));
-    out.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+          fmt::format("message {} must be an object with a string \"role\" and a \"content\"", out.size() + 1));
+    chat::Message msg{m["role"].get<std::string>(), {}};
+    get_content(m["content"], out.size() + 1, base_dir, msg);
+    out.push_back(std::move(msg));
   }
   return out;
 }
 
-void parse_fields(const json& j, Job& job, std::set<std::string>& unknown_keys) {
+void parse_fields(const json& j, Job& job, std::set<std::string>& unknown_keys, const std::string& base_dir) {
   const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
   if (has_prompt == has_messages) throw std::runtime_error("give either \"prompt\" or \"messages\"");
   if (has_prompt) {
     if (!j["prompt"].is_string()) throw std::runtime_error("\"prompt\" must be a string");
     job.prompt = j["prompt"].get<std::string>();
   } else {
-    job.messages = get_messages(j["messages"]);
+    job.messages = get_messages(j["messages"], base_dir);
   }
   JobOverrides& o = job.overrides;
   for (const auto& [key, v] : j.items()) {
@@ -82,7 +125,8 @@ void parse_fields(const json& j, Job& job, std::set<std::string>& unknown_keys) 
 
 }  // namespace
 
-Job parse_jsonl_line(const std::string& line, size_t line_no, std::set<std::string>& unknown_keys) {
+Job parse_jsonl_line(const std::string& line, size_t line_no, std::set<std::string>& unknown_keys,
+                     const std::string& base_dir) {
   Job job;
   job.line = line_no;
   json j;
@@ -105,7 +149,7 @@ Job parse_jsonl_line(const std::string& line, size_t line_no, std::set<std::stri
   }
   job.id = *id;
   try {
-    parse_fields(j, job, unknown_keys);
+    parse_fields(j, job, unknown_keys, base_dir);
   } catch (const std::runtime_error& e) {
     job.error = e.what();
   }

@@ -68,10 +68,11 @@ std::vector<Job> read_jobs(const std::string& path, InputFormat format) {
   const std::vector<std::string> lines = split_lines(slurp(path));
   std::vector<Job> jobs;
   std::set<std::string> unknown_keys;
+  const std::string base_dir = fs::path(path).parent_path().string();  // images' relative paths start here
   for (size_t i = 0; i < lines.size(); ++i) {
     if (blank(lines[i])) continue;
     if (format == InputFormat::Jsonl) {
-      jobs.push_back(parse_jsonl_line(lines[i], i + 1, unknown_keys));
+      jobs.push_back(parse_jsonl_line(lines[i], i + 1, unknown_keys, base_dir));
     } else {
       Job job;
       job.line = i + 1;

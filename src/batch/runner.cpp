@@ -9,6 +9,7 @@
 #include "chat/chat_prompt.h"
 #include "chat/turn_end_tokenizer.h"
 #include "engine/generate.h"
+#include "vision/image_source.h"
 
 namespace scout::batch {
 
@@ -77,14 +78,29 @@ const chat::ChatTemplate& Runner::chat_template() {
   return *template_;
 }
 
-std::vector<int32_t> Runner::prompt_tokens(const Job& job, const tokenizer::Tokenizer*& tok) {
+vision::MediaPrompt Runner::prompt_for(const Job& job, const tokenizer::Tokenizer*& tok) {
   if (job.messages.empty()) {
     tok = tok_.get();
-    return tok_->encode(job.prompt, tok_->add_bos(), defaults_.parse_special);
+    vision::MediaPrompt p;
+    p.chunks.push_back({tok_->encode(job.prompt, tok_->add_bos(), defaults_.parse_special), {}, 0});
+    return p;
   }
   const chat::ChatTemplate& tmpl = chat_template();
   tok = chat_tok_.get();
-  return chat::encode_chat_text(*chat_tok_, tmpl.render(job.messages, /*add_generation_prompt=*/true));
+  // The job's images, read and encoded now: a bad one is this job's error.
+  std::vector<vision::EncodedImage> images;
+  for (const chat::Message& m : job.messages) {
+    for (const std::string& url : m.images) {
+      if (!defaults_.projector) throw std::runtime_error("the messages hold images: run scout batch with --mmproj FILE");
+      const std::string name = vision::is_data_uri(url) ? fmt::format("image {}", images.size() + 1) : url;
+      images.push_back(vision::encode_image(
+          *defaults_.projector, vision::load_image_url(url, name, vision::alpha_for(defaults_.layout)), defaults_.layout));
+    }
+  }
+  std::vector<const vision::EncodedImage*> pointers;
+  for (const vision::EncodedImage& im : images) pointers.push_back(&im);
+  return vision::build_media_prompt(*chat_tok_, tmpl.render(job.messages, /*add_generation_prompt=*/true), pointers,
+                                    model_.hparams().d_model, defaults_.layout);
 }
 
 sampling::SamplerParams Runner::sampler_for(const Job& job) const {
@@ -102,12 +118,16 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
   if (!job.error.empty()) return error_result(job, job.error);
   try {
     const tokenizer::Tokenizer* tok = nullptr;
-    const std::vector<int32_t> ids = prompt_tokens(job, tok);
-    if (ids.empty()) return error_result(job, "the prompt is empty and the vocabulary adds no BOS token");
+    const vision::MediaPrompt prompt = prompt_for(job, tok);
+    const std::vector<int32_t> ids = prompt.text_tokens();  // all of it without images
+    const bool images = prompt.chunks.size() > 1 || (!prompt.chunks.empty() && prompt.chunks[0].is_image());
+    const uint64_t n_positions = static_cast<uint64_t>(prompt.n_positions());
+    if (n_positions == 0) return error_result(job, "the prompt is empty and the vocabulary adds no BOS token");
     // Like `scout run`: the prompt must leave room for at least one new token.
-    if (ids.size() >= session_.n_ctx())
-      return error_result(job, fmt::format("prompt of {} tokens does not fit the context of {} (use a larger -c)",
-                                           ids.size(), session_.n_ctx()));
+    if (n_positions >= session_.n_ctx())
+      return error_result(job, fmt::format("prompt of {} {} does not fit the context of {} (use a larger -c)",
+                                           n_positions, images ? "positions (images included)" : "tokens",
+                                           session_.n_ctx()));
     engine::GenerateOptions go;
     go.max_tokens = job.overrides.max_tokens.value_or(defaults_.max_tokens);
     go.stop = job.overrides.stop.value_or(defaults_.stop);
@@ -118,7 +138,12 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
     session_.reset(slot.seq);
     const auto t0 = Clock::now();
     std::optional<int32_t> next;
-    if (const int k = slot.gen->candidates(); k > 0) {  // only the top k come back from the backend
+    if (images) {  // text and image rows, chunk by chunk; then the full logits
+      const std::vector<float> logits = vision::eval_media_prompt(session_, prompt, slot.seq);
+      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      slot.gen->result().prompt_ids = prompt.positions();  // prompt_tokens counts image rows too
+      next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx());
+    } else if (const int k = slot.gen->candidates(); k > 0) {  // only the top k come back from the backend
       const engine::TopTokens top = session_.eval_top(ids, k, slot.seq);
       slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       next = slot.gen->step(top.row_ids(0), top.row_logits(0), session_.n_past(slot.seq), session_.n_ctx());

@@ -22,6 +22,8 @@
 #include "engine/session.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/image_embedding.h"
+#include "vision/media_prompt.h"
 
 namespace scout::batch {
 
@@ -33,6 +35,9 @@ struct RunDefaults {
   std::vector<std::string> stop;
   bool parse_special = true;  // special-token text in plain prompts becomes those tokens
   std::string chat_template;  // override for "messages" jobs; empty: the model's
+  // Images in messages go through this projector (not owned); null: a job with images is an error.
+  const vision::VisionEncoder* projector = nullptr;
+  vision::VisionLayout layout = vision::VisionLayout::LlamaCpp;
 };
 
 // The error object for a job: {"id": ... (null when the line had none),
@@ -65,8 +70,8 @@ class Runner {
   // nullopt: it is in flight, slot.next is its next token to evaluate.
   std::optional<nlohmann::ordered_json> start(const Job& job, Slot& slot);
   nlohmann::ordered_json finish(Slot& slot);
-  // The prompt's tokens, and the tokenizer whose end-of-generation set applies.
-  std::vector<int32_t> prompt_tokens(const Job& job, const tokenizer::Tokenizer*& tok);
+  // The prompt's tokens and image rows, and the tokenizer whose end-of-generation set applies.
+  vision::MediaPrompt prompt_for(const Job& job, const tokenizer::Tokenizer*& tok);
   const chat::ChatTemplate& chat_template();
   sampling::SamplerParams sampler_for(const Job& job) const;
 

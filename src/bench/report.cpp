@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 namespace scout::bench {
 
@@ -111,6 +112,31 @@ std::string tests_markdown(const Report& rep) {
   return render_table(cols);
 }
 
+std::string images_markdown(const Report& rep) {
+  Column image{"image", false}, size{"size"}, layout{"layout", false}, tiles{"tiles"}, backend{"backend", false},
+      threads{"threads"}, per_image{"ms/image"}, per_tile{"ms/tile"}, tps{"tiles/s"};
+  for (const ImageBenchResult& r : rep.images) {
+    image.cells.push_back(std::filesystem::path(r.image).filename().string());
+    size.cells.push_back(fmt::format("{}x{}", r.width, r.height));
+    layout.cells.push_back(r.layout);
+    tiles.cells.push_back(std::to_string(r.tiles));
+    backend.cells.push_back(rep.backend);
+    threads.cells.push_back(std::to_string(r.threads));
+    per_image.cells.push_back(fmt::format("{:.1f} ± {:.1f}", r.ms.mean, r.ms.sd));
+    per_tile.cells.push_back(fmt::format("{:.1f}", r.ms_per_tile()));
+    tps.cells.push_back(fmt::format("{:.2f}", r.ms.mean > 0 ? 1e3 * static_cast<double>(r.tiles) / r.ms.mean : 0.0));
+  }
+  return render_table({image, size, layout, tiles, backend, threads, per_image, per_tile, tps});
+}
+
+json image_json(const ImageBenchResult& r, const std::string& backend) {
+  return {{"test", "image"},       {"image", r.image},         {"image_width", r.width},
+          {"image_height", r.height}, {"layout", r.layout},    {"tiles", r.tiles},
+          {"backend", backend},     {"n_threads", r.threads},  {"repetitions", r.samples_ms.size()},
+          {"avg_ms", r.ms.mean},    {"stddev_ms", r.ms.sd},    {"avg_ms_per_tile", r.ms_per_tile()},
+          {"samples_ms", r.samples_ms}};
+}
+
 json mem_bw_json(const MemBwResult& m, const std::string& backend) {
   return {{"test", "mem-bw"}, {"backend", backend}, {"n_threads", m.threads}, {"buffer_bytes", m.buffer_bytes},
           {"runs", m.samples_gbps.size()}, {"best_gb_per_s", m.best_gbps}, {"samples_gb_per_s", m.samples_gbps}};
@@ -192,6 +218,10 @@ std::string to_markdown(const Report& rep) {
     if (!out.empty()) out += '\n';
     out += tests_markdown(rep);
   }
+  if (!rep.images.empty()) {
+    if (!out.empty()) out += '\n';
+    out += images_markdown(rep);
+  }
   return out;
 }
 
@@ -199,6 +229,7 @@ json to_json(const Report& rep) {
   json rows = json::array();
   if (rep.model) {
     for (const TestResult& r : rep.tests) rows.push_back(test_json(rep, r));
+    for (const ImageBenchResult& r : rep.images) rows.push_back(image_json(r, rep.backend));
   } else {
     for (const MemBwResult& m : rep.mem_bw) rows.push_back(mem_bw_json(m, rep.backend));
   }
@@ -208,9 +239,10 @@ json to_json(const Report& rep) {
 std::string to_csv(const Report& rep) {
   const json rows = to_json(rep);
   if (rows.empty()) return "";
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : rows[0].items())
-    if (k != "expert_counts") keys.push_back(k);
+  std::vector<std::string> keys;  // in first-seen order
+  for (const json& row : rows)
+    for (const auto& [k, v] : row.items())
+      if (k != "expert_counts" && std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
   std::string out = fmt::format("{}\n", fmt::join(keys, ","));
   for (const json& row : rows) {
     std::vector<std::string> cells;

@@ -1,4 +1,5 @@
-// `scout bench` results as a markdown table (like llama-bench's), JSON (an
+// `scout bench` results as a markdown table (like llama-bench's; image
+// encoding, when measured, in a second table), JSON (an
 // array of objects with every field and the raw samples) or CSV. For tg rows
 // the memory-bandwidth view: weight bytes read per generated token, the GB/s
 // that makes, and its share of the machine's measured read bandwidth.
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/image_bench.h"
 #include "bench/mem_bw.h"
 #include "bench/runner.h"
 
@@ -32,6 +34,7 @@ struct Report {
   std::string backend = "CPU";
   std::vector<TestResult> tests;
   std::vector<MemBwResult> mem_bw;    // empty unless --mem-bw
+  std::vector<ImageBenchResult> images;  // empty unless --mmproj and --image
   bool show_batch = false;            // a column for n_batch (when -b is not the default)
   bool expert_stats = false;
 
@@ -43,9 +46,11 @@ struct Report {
 double weight_gbps(const ModelSummary& m, const TestResult& r);
 
 std::string to_markdown(const Report& report);
-// One object per model test; with no model, one per --mem-bw thread count.
+// One object per model test, then one per image measurement; with no model,
+// one per --mem-bw thread count.
 nlohmann::ordered_json to_json(const Report& report);  // keys in a fixed, readable order
-// A header line, then one line per object to_json() would give (the samples as
+// A header line (every key of every object), then one line per object
+// to_json() would give, empty where an object lacks the key (the samples as
 // "a;b;c"; no expert counts).
 std::string to_csv(const Report& report);
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include "chat/chat_prompt.h"
@@ -51,6 +52,8 @@ uint64_t conversation_tag(const Conversation& conv) {
 bool ChatSession::save_kv(const std::string& path, const Conversation& conv) const {
   if (!held_conv_ || held_.empty() || held_.size() != session_.n_past() || held_conv_->to_json() != conv.to_json())
     return false;
+  // Image rows have no token to store; /load evaluates such a conversation anew.
+  if (std::find(held_.begin(), held_.end(), -1) != held_.end()) return false;
   engine::save_snapshot(path, session_, 0, held_, {}, conversation_tag(conv));
   return true;
 }
@@ -66,7 +69,27 @@ void ChatSession::load_kv(const std::string& path, const Conversation& conv) {
   held_conv_ = conv;
 }
 
-std::optional<std::vector<int32_t>> ChatSession::extension(const Conversation& conv) const {
+const vision::EncodedImage& ChatSession::image(const std::string& path) {
+  if (auto it = images_.find(path); it != images_.end()) return it->second;
+  if (!vision_.encoder) throw std::runtime_error(path + ": images need a vision projector (--mmproj)");
+  const auto t0 = std::chrono::steady_clock::now();
+  vision::EncodedImage im =
+      vision::encode_image(*vision_.encoder, vision::load_image(path, vision::alpha_for(vision_.layout)), vision_.layout);
+  spdlog::info("image {}: {} tiles encoded in {:.2f} s", path, im.n_tiles,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return images_.emplace(path, std::move(im)).first->second;
+}
+
+vision::MediaPrompt ChatSession::media_prompt(std::string_view text, const Conversation& conv, size_t first,
+                                              bool starts_prompt) {
+  std::vector<const vision::EncodedImage*> images;
+  for (size_t i = first; i < conv.messages.size(); ++i)
+    for (const std::string& path : conv.messages[i].images) images.push_back(&image(path));
+  return vision::build_media_prompt(tok_, text, images, session_.model().hparams().d_model, vision_.layout,
+                                    starts_prompt);
+}
+
+std::optional<vision::MediaPrompt> ChatSession::extension(const Conversation& conv) {
   if (!held_conv_ || held_.empty() || held_.size() != session_.n_past()) return std::nullopt;
   const Conversation& held = *held_conv_;
   if (held.system != conv.system || held.messages.size() >= conv.messages.size() ||
@@ -80,32 +103,48 @@ std::optional<std::vector<int32_t>> ChatSession::extension(const Conversation& c
   std::string text = after.substr(before.size());
   // `before` ends with the close of the last reply; the session does not hold it yet.
   if (!held.messages.empty() && held.messages.back().role == "assistant") text = tmpl_.assistant_close() + text;
-  return tok_.encode(text, /*add_bos=*/false, /*parse_special=*/true);
+  return media_prompt(text, conv, held.messages.size(), /*starts_prompt=*/false);
 }
 
-std::vector<int32_t> ChatSession::fit_whole(Conversation& conv, uint64_t room) {
+vision::MediaPrompt ChatSession::fit_whole(Conversation& conv, uint64_t room) {
   const uint64_t n_ctx = session_.n_ctx();
-  auto encode = [&](const Conversation& c) { return encode_chat_text(tok_, tmpl_.render(c.for_template())); };
-  std::vector<int32_t> ids = encode(conv);
-  if (ids.size() + room <= n_ctx) return ids;
+  auto build = [&](const Conversation& c) { return media_prompt(tmpl_.render(c.for_template()), c, 0, true); };
+  vision::MediaPrompt p = build(conv);
+  if (static_cast<uint64_t>(p.n_positions()) + room <= n_ctx) return p;
   // Check the last message alone first, so a message too long for any history
   // leaves the conversation as it was.
   Conversation last{conv.system, {conv.messages.back()}};
-  const std::vector<int32_t> alone = encode(last);
-  if (alone.size() >= n_ctx)
-    throw std::runtime_error(fmt::format("the message does not fit the context: {} tokens with the template, context {}",
-                                         alone.size(), n_ctx));
-  while (ids.size() + room > n_ctx) {
+  const int64_t alone = build(last).n_positions();
+  if (static_cast<uint64_t>(alone) >= n_ctx)
+    throw std::runtime_error(fmt::format("the message does not fit the context: {} positions with the template{}, "
+                                         "context {}",
+                                         alone, conv.messages.back().images.empty() ? "" : " and its images", n_ctx));
+  while (static_cast<uint64_t>(p.n_positions()) + room > n_ctx) {
     const size_t n = conv.drop_oldest_turn();
     if (n == 0) break;
     stats_.dropped += n;
-    ids = encode(conv);
+    p = build(conv);
   }
   if (stats_.dropped > 0)
     spdlog::warn("context full: dropped the oldest {} messages (the system prompt stays); {} remain",
                  stats_.dropped, conv.messages.size());
-  return ids;
+  return p;
 }
+
+namespace {
+
+// The prompt without its first n positions, all text tokens of its first chunk.
+void drop_front(vision::MediaPrompt& p, size_t n) {
+  std::vector<int32_t>& first = p.chunks.front().tokens;
+  first.erase(first.begin(), first.begin() + static_cast<std::ptrdiff_t>(n));
+  if (first.empty()) p.chunks.erase(p.chunks.begin());
+}
+
+bool has_image_rows(const vision::MediaPrompt& p) {
+  return std::any_of(p.chunks.begin(), p.chunks.end(), [](const vision::PromptChunk& c) { return c.is_image(); });
+}
+
+}  // namespace
 
 engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::GenerateOptions& opts,
                                             const std::function<void(std::string_view)>& on_text) {
@@ -113,29 +152,44 @@ engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::Ge
     throw std::runtime_error("a chat turn needs the user's message last");
   stats_ = {};
   const uint64_t room = reply_room(opts.max_tokens, session_.n_ctx());
-  std::optional<std::vector<int32_t>> prompt = extension(conv);
-  if (!prompt || held_.size() + prompt->size() + room > session_.n_ctx()) {
-    std::vector<int32_t> whole = fit_whole(conv, room);
-    if (!held_.empty() && held_.size() < whole.size() && held_.size() == session_.n_past() && starts_with(whole, held_)) {
-      prompt.emplace(whole.begin() + static_cast<std::ptrdiff_t>(held_.size()), whole.end());
+  std::optional<vision::MediaPrompt> prompt = extension(conv);
+  if (!prompt || held_.size() + static_cast<uint64_t>(prompt->n_positions()) + room > session_.n_ctx()) {
+    vision::MediaPrompt whole = fit_whole(conv, room);
+    const std::vector<int32_t> positions = whole.positions();
+    // The session's text-only start can stay when the whole prompt begins with it.
+    const bool held_text_only = std::find(held_.begin(), held_.end(), -1) == held_.end();
+    if (!held_.empty() && held_text_only && held_.size() < positions.size() && held_.size() == session_.n_past() &&
+        starts_with(positions, held_)) {
+      drop_front(whole, held_.size());
     } else {
       reset();
       stats_.full_prompt = true;
-      prompt = std::move(whole);
     }
+    prompt = std::move(whole);
   }
   stats_.reused = held_.size();
-  stats_.evaluated = prompt->size();
-  spdlog::debug("chat turn: {} tokens reused from the session, {} evaluated{}", stats_.reused, stats_.evaluated,
+  stats_.evaluated = static_cast<size_t>(prompt->n_positions());
+  spdlog::debug("chat turn: {} positions reused from the session, {} evaluated{}", stats_.reused, stats_.evaluated,
                 stats_.full_prompt ? " (whole conversation)" : "");
 
   // Until the turn is done the session's contents are uncertain (eval may throw).
   held_conv_.reset();
-  engine::GenerateResult r = engine::generate(session_, tok_, *prompt, opts, on_text);
-  held_.insert(held_.end(), prompt->begin(), prompt->end());
+  const std::vector<int32_t> text = prompt->text_tokens();  // what sampling penalties see
+  engine::GenerateResult r;
+  if (has_image_rows(*prompt)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<float> logits = vision::eval_media_prompt(session_, *prompt);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r = engine::generate(session_, tok_, text, opts, on_text, logits);
+    r.prompt_seconds = seconds;
+  } else {
+    r = engine::generate(session_, tok_, text, opts, on_text);
+  }
+  const std::vector<int32_t> positions = prompt->positions();
+  held_.insert(held_.end(), positions.begin(), positions.end());
   held_.insert(held_.end(), r.ids.begin(), r.ids.end());
   held_.resize(session_.n_past());  // the last sampled token is not evaluated
-  conv.messages.push_back({"assistant", trim(r.text)});
+  conv.messages.push_back({"assistant", trim(r.text), {}});
   held_conv_ = conv;
   return r;
 }

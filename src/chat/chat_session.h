@@ -11,10 +11,16 @@
 // a context overflow) resets the session and evaluates the rendered
 // conversation from the start. When the conversation no longer fits, the
 // oldest exchanges are dropped (the system prompt stays) with a warning.
+//
+// Messages may hold images (Message::images, a <__media__> marker each in
+// the text): their rows are evaluated in place, one position per row, and
+// stay in the session across turns like any other tokens. Each image is
+// encoded once per session (kept by its path).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +31,8 @@
 #include "engine/generate.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/image_embedding.h"
+#include "vision/media_prompt.h"
 
 namespace scout::chat {
 
@@ -35,10 +43,16 @@ struct TurnStats {
   size_t dropped = 0;         // messages dropped to fit the context
 };
 
+// What a chat needs to take images: the projector (not owned) and the layout.
+struct ChatVision {
+  const vision::VisionEncoder* encoder = nullptr;
+  vision::VisionLayout layout = vision::VisionLayout::LlamaCpp;
+};
+
 class ChatSession {
  public:
-  ChatSession(engine::Session& session, const tokenizer::Tokenizer& tok, ChatTemplate tmpl)
-      : session_(session), tok_(tok), tmpl_(tmpl) {}
+  ChatSession(engine::Session& session, const tokenizer::Tokenizer& tok, ChatTemplate tmpl, ChatVision vision = {})
+      : session_(session), tok_(tok), tmpl_(tmpl), vision_(vision) {}
 
   // Generates the assistant's reply to `conv`, whose last message is the
   // user's, and appends it to conv (trimmed). May drop conv's oldest
@@ -51,7 +65,7 @@ class ChatSession {
   void reset();
 
   // Saves the session's KV cache to path (engine/kv_snapshot.h) when it holds
-  // exactly `conv` (false otherwise: nothing written). Tagged with conv, so
+  // exactly `conv` and no image rows (false otherwise: nothing written). Tagged with conv, so
   // it is only ever restored for the same conversation.
   bool save_kv(const std::string& path, const Conversation& conv) const;
   // Restores a cache save_kv wrote for `conv`: the next turn then evaluates
@@ -60,21 +74,29 @@ class ChatSession {
   void load_kv(const std::string& path, const Conversation& conv);
 
   const TurnStats& last_turn() const { return stats_; }
+  // One entry per position in the session: the token, or -1 for an image row.
   const std::vector<int32_t>& held_tokens() const { return held_; }
   const ChatTemplate& chat_template() const { return tmpl_; }
 
  private:
-  // The tokens that take the session from what it holds to `conv` plus the
-  // assistant header, when conv extends the held conversation.
-  std::optional<std::vector<int32_t>> extension(const Conversation& conv) const;
+  // What takes the session from what it holds to `conv` plus the assistant
+  // header, when conv extends the held conversation.
+  std::optional<vision::MediaPrompt> extension(const Conversation& conv);
   // Renders and encodes the whole conversation, dropping its oldest
-  // exchanges while it does not leave `room` tokens free.
-  std::vector<int32_t> fit_whole(Conversation& conv, uint64_t room);
+  // exchanges while it does not leave `room` positions free.
+  vision::MediaPrompt fit_whole(Conversation& conv, uint64_t room);
+  // `text` (rendered, markers in it) with the images of conv's messages from `first` on.
+  vision::MediaPrompt media_prompt(std::string_view text, const Conversation& conv, size_t first, bool starts_prompt);
+  // An image's rows, encoded on first use. Throws (naming the image) when it
+  // cannot be read or the chat has no projector.
+  const vision::EncodedImage& image(const std::string& path);
 
   engine::Session& session_;
   const tokenizer::Tokenizer& tok_;
   ChatTemplate tmpl_;
-  std::vector<int32_t> held_;               // the tokens in the session, in order
+  ChatVision vision_;
+  std::map<std::string, vision::EncodedImage> images_;  // by path
+  std::vector<int32_t> held_;               // the positions in the session, in order (-1: an image row)
   std::optional<Conversation> held_conv_;   // the conversation they stand for
   TurnStats stats_;
 };

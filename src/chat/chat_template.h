@@ -35,6 +35,9 @@ namespace scout::chat {
 struct Message {
   std::string role;  // "system", "user", "assistant" (other roles render as the format allows)
   std::string content;
+  // Images in the message, in order: where each goes, content has a
+  // <__media__> marker (vision/media_prompt.h). A path or a data: URI.
+  std::vector<std::string> images = {};
   bool operator==(const Message&) const = default;
 };
 

@@ -26,7 +26,11 @@ size_t Conversation::drop_oldest_turn() {
 
 nlohmann::ordered_json Conversation::to_json() const {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
-  for (const Message& m : messages) list.push_back({{"role", m.role}, {"content", m.content}});
+  for (const Message& m : messages) {
+    nlohmann::ordered_json msg = {{"role", m.role}, {"content", m.content}};
+    if (!m.images.empty()) msg["images"] = m.images;
+    list.push_back(std::move(msg));
+  }
   return {{"system", system}, {"messages", std::move(list)}};
 }
 
@@ -43,7 +47,16 @@ Conversation Conversation::from_json(const nlohmann::json& j, const std::string&
     if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
         !m["content"].is_string())
       fail("each message must be an object with string 'role' and 'content'");
-    c.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    Message msg{m["role"].get<std::string>(), m["content"].get<std::string>(), {}};
+    if (m.contains("images")) {
+      const nlohmann::json& im = m["images"];
+      if (!im.is_array()) fail("'images' must be an array of image paths");
+      for (const nlohmann::json& path : im) {
+        if (!path.is_string()) fail("'images' must be an array of image paths");
+        msg.images.push_back(path.get<std::string>());
+      }
+    }
+    c.messages.push_back(std::move(msg));
   }
   return c;
 }

@@ -1,6 +1,7 @@
 // A chat conversation: the system prompt and the messages so far, and its JSON
 // form for /save and /load: {"system": "...", "messages": [{"role": "user",
-// "content": "..."}, ...]}.
+// "content": "...", "images": ["photo.png"]}, ...]} ("images" only when a
+// message has some).
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

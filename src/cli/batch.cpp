@@ -20,6 +20,7 @@
 #include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
+#include "cli/vision_flags.h"
 #include "models/model.h"
 
 namespace scout::cli {
@@ -40,6 +41,7 @@ struct BatchOptions {
   bool resume = true;
   bool sync = true;
   int parallel = 1;
+  VisionFlags vision;
 };
 
 // The jobs still to do: every input job whose key is not in the output yet.
@@ -77,6 +79,10 @@ void run(const BatchOptions& o) {
   d.stop = o.stop;
   d.parse_special = o.special;
   d.chat_template = o.chat_template;
+  const std::unique_ptr<vision::VisionEncoder> projector =
+      load_projector(*model, *tokenizer::Tokenizer::from_gguf(model->file()), o.vision, o.session.threads);
+  d.projector = projector.get();
+  d.layout = o.vision.vision_layout();
   batch::Runner runner(*model, so, d, static_cast<uint32_t>(o.parallel));
   spdlog::info("batch: {} jobs on {} (context {}, {} in parallel), loaded in {:.0f} ms", todo.size(), path,
                runner.n_ctx(), runner.n_parallel(),
@@ -118,6 +124,7 @@ void add_batch_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
   add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
+  add_vision_flags(cmd, o->vision, /*with_images=*/false);
   cmd->add_option("--stop", o->stop, "stop when this text is generated (repeatable), for jobs that set no \"stop\"");
   cmd->add_option("--chat-template", o->chat_template,
                   "format for \"messages\" jobs: llama4, llama3, llama2, chatml, mistral (default: the model's)");

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "bench/expert_report.h"
+#include "bench/image_bench.h"
 #include "bench/list_arg.h"
 #include "bench/mem_bw.h"
 #include "bench/page_in.h"
@@ -27,6 +28,7 @@
 #include "cli/human.h"
 #include "cli/session_flags.h"
 #include "cli/size_arg.h"
+#include "cli/vision_flags.h"
 #include "models/model.h"
 #include "scout/model_info.h"
 
@@ -53,6 +55,7 @@ struct BenchOptions {
   bool exact = false;
   std::string load = "auto";
   DeviceFlags device;
+  VisionFlags vision;
 };
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
@@ -130,6 +133,9 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
   const std::vector<bench::TestCase> plan = bench::make_plan(params);
   if (with_model && plan.empty()) throw UsageError("nothing to measure: every -p and -n is 0");
   if (o.expert_stats && !with_model) throw UsageError("--expert-stats needs a model (-m)");
+  if (!o.vision.images.empty() && o.vision.mmproj.empty()) throw UsageError("--image needs --mmproj FILE (the vision projector)");
+  if (!o.vision.mmproj.empty() && o.vision.images.empty()) throw UsageError("--mmproj needs --image FILE: the image to encode");
+  if (o.vision.any() && !with_model) throw UsageError("--mmproj measures beside a text model: give -m too");
 
   // Checked before the bandwidth test, which takes a while.
   std::unique_ptr<Model> model;
@@ -172,6 +178,18 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     ro.depth_fills = &depth_fills;
     if (model->backend().name() == "cuda") rep.backend = "CUDA";
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
+    // Image encoding, per thread count (the encoder takes its threads when it loads).
+    for (int64_t threads : o.vision.any() ? params.threads : std::vector<int64_t>{}) {
+      // Timing needs the projector's width to match, not the vocabulary's image tokens.
+      const vision::VisionEncoder enc(o.vision.mmproj, model->shared_backend(),
+                                      backend::ComputeOptions{static_cast<int>(threads), true});
+      if (enc.hparams().out_width != model->hparams().d_model)
+        throw std::runtime_error(fmt::format("{}: the projector's output width {} is not the text model's width {}",
+                                             o.vision.mmproj, enc.hparams().out_width, model->hparams().d_model));
+      for (const std::string& image : o.vision.images)
+        rep.images.push_back(bench::bench_image(enc, image, o.vision.vision_layout(), static_cast<int>(threads),
+                                                params.repetitions));
+    }
   }
 
   if (o.output == "json") {
@@ -219,6 +237,7 @@ void add_bench_command(CLI::App& app) {
   add_load_flag(cmd, o->load);
   add_device_flags(cmd, o->device);
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
+  add_vision_flags(cmd, o->vision);  // --mmproj P --image F: image encoding time per tile, in a second table
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }
 

@@ -27,11 +27,14 @@
 #include "cli/session_flags.h"
 #include "cli/sampling_flags.h"
 #include "cli/size_arg.h"
+#include "cli/vision_flags.h"
 #include "models/model.h"
 #include "engine/generate.h"
 #include "engine/kv_snapshot.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/image.h"
+#include "vision/media_prompt.h"
 
 namespace scout::cli {
 
@@ -44,6 +47,7 @@ struct ChatOptions {
   int64_t n_predict = 512;
   SessionFlags session;
   SamplingFlags sampling;
+  VisionFlags vision;
 };
 
 // Set by Ctrl-C; generation asks between tokens, the line reader while waiting.
@@ -77,6 +81,7 @@ constexpr const char* kHelp =
     "  /save FILE    write the conversation as JSON {\"system\": ..., \"messages\": [...]}, its KV cache to FILE.kv\n"
     "  /load FILE    continue a saved conversation (from its KV cache when FILE.kv is there and fits)\n"
     "  /stats        tokens in the context and what the last turn evaluated\n"
+    "  /image FILE   attach an image to the next message (with --mmproj; repeatable)\n"
     "  /exit         leave (as does Ctrl-D)\n"
     "input: a line is a message; end a line with \\ to continue it; a pasted block is one message;\n"
     "       start a message with // to send one beginning with /. Ctrl-C stops a reply.\n";
@@ -84,8 +89,9 @@ constexpr const char* kHelp =
 class ChatRepl {
  public:
   ChatRepl(const ChatOptions& o, engine::Session& session, const tokenizer::Tokenizer& tok, chat::ChatTemplate tmpl,
-           bool interactive)
-      : o_(o), session_(session), chat_(session, tok, tmpl), interactive_(interactive) {
+           chat::ChatVision vision, bool interactive)
+      : o_(o), session_(session), chat_(session, tok, tmpl, vision), vision_(vision.encoder != nullptr),
+        interactive_(interactive) {
     conv_.system = o.system;
     sampler_ = sampler_params(o.sampling);  // draws the seed once when it is -1
     seed_ = sampler_.seed;
@@ -146,7 +152,17 @@ class ChatRepl {
   }
 
   void respond(std::string msg) {
-    conv_.messages.push_back({"user", std::move(msg)});
+    // Attached images go first in the message, or at its <__media__> markers.
+    std::vector<std::string> images = std::move(staged_);
+    staged_.clear();
+    try {
+      msg = vision::place_media_markers(msg, images.size());
+    } catch (const std::runtime_error& e) {
+      staged_ = std::move(images);  // kept for the corrected message
+      report(e);
+      return;
+    }
+    conv_.messages.push_back({"user", std::move(msg), std::move(images)});
     g_interrupted.store(false);  // a Ctrl-C before Enter was meant for the input
     auto stream = [](std::string_view text) {
       std::fwrite(text.data(), 1, text.size(), stdout);
@@ -165,7 +181,14 @@ class ChatRepl {
       spdlog::debug("reply: {} tokens, {:.1f} tok/s, stop: {}", r.ids.size(), r.generated_tokens_per_second(),
                     engine::finish_reason(r.stop_reason));
     } catch (const std::runtime_error& e) {
-      if (!conv_.messages.empty() && conv_.messages.back().role == "user") conv_.messages.pop_back();
+      if (!conv_.messages.empty() && conv_.messages.back().role == "user") {
+        // Its images stay attached for the next try.
+        if (!conv_.messages.back().images.empty()) {
+          staged_ = std::move(conv_.messages.back().images);
+          note(fmt::format("({} image{} still attached to the next message)", staged_.size(), staged_.size() == 1 ? "" : "s"));
+        }
+        conv_.messages.pop_back();
+      }
       report(e);
     }
   }
@@ -179,7 +202,16 @@ class ChatRepl {
       if (name == "/exit" || name == "/quit") return false;
       if (name == "/help") {
         std::fputs(kHelp, stderr);
+      } else if (name == "/image") {
+        if (arg.empty()) throw std::runtime_error("/image needs a file name");
+        if (!vision_) throw std::runtime_error("/image needs a vision projector: start scout chat with --mmproj FILE");
+        // Read now, so a file that is not an image says so at once; encoded with the message.
+        vision::load_image(arg);
+        staged_.push_back(arg);
+        note(fmt::format("{} attached to the next message ({} image{})", arg, staged_.size(),
+                         staged_.size() == 1 ? "" : "s"));
       } else if (name == "/reset") {
+        staged_.clear();
         conv_.messages.clear();
         chat_.reset();
         note("conversation cleared");
@@ -223,6 +255,8 @@ class ChatRepl {
   const ChatOptions& o_;
   engine::Session& session_;
   chat::ChatSession chat_;
+  bool vision_;                     // images can be attached
+  std::vector<std::string> staged_;  // /image files for the next message
   chat::Conversation conv_;
   bool interactive_;
   sampling::SamplerParams sampler_;
@@ -240,11 +274,12 @@ void run_chat(const ChatOptions& o) {
   const engine::SessionOptions so =
       o.session.options(model->hparams().context_length);
   engine::Session session(*model, so);
+  const std::unique_ptr<vision::VisionEncoder> projector = load_projector(*model, *tok, o.vision, o.session.threads);
 
   const bool interactive = isatty(STDIN_FILENO);
   std::optional<SigintHandler> sigint;
   if (interactive) sigint.emplace();  // a script's Ctrl-C still ends it
-  ChatRepl(o, session, *tok, tmpl, interactive).run();
+  ChatRepl(o, session, *tok, tmpl, {projector.get(), o.vision.vision_layout()}, interactive).run();
 }
 
 }  // namespace
@@ -260,6 +295,7 @@ void add_chat_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
   add_session_flags(cmd, o->session);
   add_sampling_flags(cmd, o->sampling);
+  add_vision_flags(cmd, o->vision, /*with_images=*/false);
   cmd->callback([o] { run_chat(*o); });
 }
 

@@ -138,7 +138,8 @@ void run(const RunOptions& o, CLI::App* cmd) {
 
   if (o.vision.any() && !o.prompt_cache.empty()) throw UsageError("--prompt-cache does not take images yet");
   if (o.vision.any() && o.truncate) throw UsageError("--truncate does not cut prompts with images");
-  const std::vector<std::vector<float>> images = encode_images(*model, o.vision, o.session.threads);
+  const std::unique_ptr<vision::VisionEncoder> projector = load_projector(*model, *tok, o.vision, o.session.threads);
+  const std::vector<vision::EncodedImage> images = encode_images(projector.get(), o.vision);
 
   // --chat (and always with images): the prompt is the user's message in the
   // model's chat format; the rendered text carries its own BOS text, so no
@@ -151,8 +152,8 @@ void run(const RunOptions& o, CLI::App* cmd) {
   std::optional<vision::MediaPrompt> media;
   if (o.vision.any()) {
     media = vision::build_media_prompt(
-        *tok, tmpl->render(chat::single_turn(o.system, vision::place_media_markers(prompt, images.size()))), images,
-        model->hparams().d_model);
+        *tok, tmpl->render(chat::single_turn(o.system, vision::place_media_markers(prompt, images.size()))),
+        image_pointers(images), model->hparams().d_model, o.vision.vision_layout());
     if (static_cast<uint64_t>(media->n_positions()) >= session.n_ctx())
       throw std::runtime_error(fmt::format("prompt of {} positions (images included) does not fit the context of {}",
                                            media->n_positions(), session.n_ctx()));

@@ -1,29 +1,43 @@
-// --mmproj and --image: images in the prompt, through the vision projector.
+// --mmproj, --image and --vision-layout: images in the prompt, through the
+// vision projector (run, chat, batch and bench share them).
 #pragma once
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "vision/image_embedding.h"
+#include "vision/vision_encoder.h"
 
 namespace scout::cli {
 
 struct VisionFlags {
   std::string mmproj;
   std::vector<std::string> images;
+  std::string layout = "llamacpp";
 
   bool any() const { return !mmproj.empty() || !images.empty(); }
+  vision::VisionLayout vision_layout() const { return vision::parse_vision_layout(layout); }
 };
 
-void add_vision_flags(CLI::App* cmd, VisionFlags& f);
+// with_images: the command takes --image (run, bench); chat and batch name images elsewhere.
+void add_vision_flags(CLI::App* cmd, VisionFlags& f, bool with_images = true);
 
-// Each image's rows for the text model ([rows][d_model] embeddings: every
-// tile's 144, the grid row-major, then the overview), encoded by the
-// projector on the model's backend with `threads`. Throws (one line naming
-// the file) for an --image without --mmproj, a projector whose output width
-// is not the model's, or an image that cannot be read.
-std::vector<std::vector<float>> encode_images(const Model& model, const VisionFlags& f, int threads);
+// The projector of --mmproj on the model's backend (null without --mmproj),
+// checked against the model: its output width must be the model's width and
+// the vocabulary must have the layout's image tokens. Throws one line naming
+// the file: a UsageError for --image without --mmproj, a runtime_error else.
+std::unique_ptr<vision::VisionEncoder> load_projector(const Model& model, const tokenizer::Tokenizer& tok,
+                                                      const VisionFlags& f, int threads);
+
+// Each --image, decoded, tiled and encoded for the layout (in order).
+std::vector<vision::EncodedImage> encode_images(const vision::VisionEncoder* enc, const VisionFlags& f);
+
+// Pointers to each, as build_media_prompt takes them.
+std::vector<const vision::EncodedImage*> image_pointers(const std::vector<vision::EncodedImage>& images);
 
 }  // namespace scout::cli

@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "maker/random_values.h"
 #include "gguf/tensor_names.h"
 #include "gguf/writer.h"
 #include "tensor/file_type.h"
@@ -21,32 +22,6 @@
 namespace scout::maker {
 
 namespace {
-
-// ---- Counter-based random numbers -------------------------------------------
-// splitmix64's finaliser: a good 64-bit mix, cheap enough to call per element.
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t tensor_key(uint64_t seed, const std::string& name) {
-  uint64_t h = 0xCBF29CE484222325ULL;  // FNV-1a of the name
-  for (unsigned char c : name) h = (h ^ c) * 0x100000001B3ULL;
-  return mix64(mix64(seed) ^ h);
-}
-
-// An approximately standard normal value for element `i`: the sum of four
-// 16-bit uniforms (Irwin-Hall), centred and scaled to unit variance. Cheaper
-// than Box-Muller by an order of magnitude (multi-GB models stay fast), and
-// its bounded tails (|z| < 3.47) spare the quantizers pathological outliers.
-inline float normal_at(uint64_t key, uint64_t i) {
-  const uint64_t r = mix64(key + (i + 1) * 0x9E3779B97F4A7C15ULL);
-  const uint32_t sum = static_cast<uint32_t>(r & 0xFFFF) + static_cast<uint32_t>((r >> 16) & 0xFFFF) +
-                       static_cast<uint32_t>((r >> 32) & 0xFFFF) + static_cast<uint32_t>(r >> 48);
-  constexpr float kScale = 1.7320508f / 65536.0f;  // sqrt(3) / 2^16: variance 4/12 -> 1
-  return (static_cast<float>(sum) - 4.0f * 32767.5f) * kScale;  // mean of each uniform: 32767.5
-}
 
 // llama3-style RoPE frequency factors (factor 16, low 1, high 4, original
 // context 8192), as Llama 3.1+ and Llama 4 checkpoints carry them.

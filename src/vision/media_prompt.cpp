@@ -55,14 +55,30 @@ int32_t special_token_id(const tokenizer::Tokenizer& tok, std::string_view text)
   return ids.size() == 1 && tok.token_text(ids[0]) == text ? ids[0] : -1;
 }
 
-MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, const std::string& rendered,
-                               const std::vector<std::vector<float>>& image_rows, int64_t d) {
-  if (count_markers(rendered) != image_rows.size())
+MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, std::string_view rendered,
+                               const std::vector<const EncodedImage*>& images, int64_t d, VisionLayout layout,
+                               bool starts_prompt) {
+  if (count_markers(rendered) != images.size())
     throw std::runtime_error(fmt::format("the prompt has {} {} markers for {} images", count_markers(rendered),
-                                         kMediaMarker, image_rows.size()));
-  const int32_t start = special_token_id(tok, "<|image_start|>"), end = special_token_id(tok, "<|image_end|>");
-  if (!image_rows.empty() && (start < 0 || end < 0))
-    throw std::runtime_error("the text model's vocabulary has no <|image_start|>/<|image_end|> tokens: it does not take images");
+                                         kMediaMarker, images.size()));
+  // The layout's special tokens; a vocabulary without them does not take images.
+  auto special = [&](std::string_view text) {
+    const int32_t id = special_token_id(tok, text);
+    if (id < 0)
+      throw std::runtime_error(fmt::format("the text model's vocabulary has no {} token: it does not take images{}", text,
+                                           layout == VisionLayout::Meta ? " in Meta's layout" : ""));
+    return id;
+  };
+  int32_t start = -1, end = -1, image = -1, tile_x = -1, tile_y = -1;
+  if (!images.empty()) {
+    start = special("<|image_start|>");
+    end = special("<|image_end|>");
+    if (layout == VisionLayout::Meta) {
+      image = special("<|image|>");
+      tile_x = special("<|tile_x_separator|>");
+      tile_y = special("<|tile_y_separator|>");
+    }
+  }
 
   MediaPrompt p;
   auto text = [&](std::vector<int32_t> ids) {
@@ -73,31 +89,56 @@ MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, const std::strin
       p.chunks.push_back({std::move(ids), {}, 0});
     }
   };
+  // Rows [first, first + n) of an image as one chunk.
+  auto rows = [&](const EncodedImage& im, size_t first, size_t n) {
+    const auto at = im.rows.begin() + static_cast<std::ptrdiff_t>(first * static_cast<size_t>(d));
+    p.chunks.push_back({{}, std::vector<float>(at, at + static_cast<std::ptrdiff_t>(n * static_cast<size_t>(d))),
+                        static_cast<int64_t>(n)});
+  };
   size_t at = 0;
   for (size_t i = 0;; ++i) {
     const size_t m = rendered.find(kMediaMarker, at);
-    const std::string_view piece = std::string_view(rendered).substr(at, m == std::string::npos ? std::string::npos : m - at);
-    // The first piece carries the BOS (as for text prompts); later ones are bare.
-    text(i == 0 ? chat::encode_chat_text(tok, piece) : tok.encode(piece, false, true));
-    if (m == std::string::npos) break;
-    const std::vector<float>& rows = image_rows[i];
-    if (rows.empty() || rows.size() % static_cast<size_t>(d) != 0)
-      throw std::logic_error(fmt::format("image {}: {} embedding values are not rows of {}", i + 1, rows.size(), d));
+    const std::string_view piece = rendered.substr(at, m == std::string_view::npos ? std::string_view::npos : m - at);
+    // The first piece of a prompt carries the BOS (as for text prompts); later ones are bare.
+    text(i == 0 && starts_prompt ? chat::encode_chat_text(tok, piece) : tok.encode(piece, false, true));
+    if (m == std::string_view::npos) break;
+    const EncodedImage& im = *images[i];
+    const size_t n_rows = im.rows.size() / static_cast<size_t>(d);
+    const bool meta_grid_ok = im.grid_x > 0 ? im.n_tiles == static_cast<size_t>(im.grid_x) * im.grid_y + 1 : im.n_tiles == 1;
+    if (im.n_tiles == 0 || n_rows == 0 || im.rows.size() % static_cast<size_t>(d) != 0 || n_rows % im.n_tiles != 0 ||
+        (layout == VisionLayout::Meta && !meta_grid_ok))
+      throw std::logic_error(fmt::format("image {}: {} values, {} tiles do not make rows of {}", i + 1, im.rows.size(),
+                                         im.n_tiles, d));
     text({start});
-    p.chunks.push_back({{}, rows, static_cast<int64_t>(rows.size()) / d});
+    if (layout == VisionLayout::LlamaCpp) {
+      rows(im, 0, n_rows);
+    } else {
+      // Meta: the grid row by row, tiles of a row apart by <|tile_x_separator|>,
+      // each row closed by <|tile_y_separator|>; then <|image|> and the global tile.
+      const size_t per_tile = n_rows / im.n_tiles;
+      for (int y = 0; y < im.grid_y; ++y) {
+        for (int x = 0; x < im.grid_x; ++x) {
+          rows(im, (static_cast<size_t>(y) * im.grid_x + x) * per_tile, per_tile);
+          if (x + 1 < im.grid_x) text({tile_x});
+        }
+        text({tile_y});
+      }
+      text({image});
+      rows(im, (im.n_tiles - 1) * per_tile, per_tile);
+    }
     text({end});
     at = m + kMediaMarker.size();
   }
   return p;
 }
 
-std::vector<float> eval_media_prompt(engine::Session& session, const MediaPrompt& prompt) {
+std::vector<float> eval_media_prompt(engine::Session& session, const MediaPrompt& prompt, uint32_t seq) {
   std::vector<float> logits;
   for (size_t i = 0; i < prompt.chunks.size(); ++i) {
     const PromptChunk& c = prompt.chunks[i];
     const bool last = i + 1 == prompt.chunks.size();
-    if (c.is_image()) logits = session.eval_embeddings(c.embeddings, 0, last);
-    else logits = session.eval(c.tokens);
+    if (c.is_image()) logits = session.eval_embeddings(c.embeddings, seq, last);
+    else logits = session.eval_seq(seq, c.tokens);
   }
   return logits;
 }

@@ -2,7 +2,10 @@
 // reads them (shared/docs/llama4-vision.md, "Prompt layout"). The rendered
 // chat text holds a marker where each image goes; llama.cpp's layout puts
 // <|image_start|>, the image's embedding rows (each tile's 144, grid tiles
-// then the overview) and <|image_end|> there, one position per row.
+// then the overview) and <|image_end|> there, one position per row. Meta's
+// adds <|tile_x_separator|> between the tiles of a grid row,
+// <|tile_y_separator|> after each grid row and <|image|> before the global
+// tile (or before the only tile of a small image).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +16,7 @@
 
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/image_embedding.h"
 
 namespace scout::vision {
 
@@ -44,18 +48,20 @@ struct MediaPrompt {
 std::string place_media_markers(const std::string& text, size_t images);
 
 // The chat-rendered text (markers in it) tokenized around the markers, each
-// marker replaced by <|image_start|>, that image's rows and <|image_end|>.
-// image_rows[i] holds image i's embeddings, d values a row. Throws
-// std::runtime_error when the vocabulary has no image tokens or the marker
-// count differs from the images'.
-MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, const std::string& rendered,
-                               const std::vector<std::vector<float>>& image_rows, int64_t d);
+// marker replaced by image i's rows (d values each) framed as `layout` says.
+// Throws std::runtime_error when the vocabulary lacks the layout's image
+// tokens or the marker count differs from the images'. `starts_prompt`: the
+// text begins the sequence (a BOS goes first as for any chat prompt); false
+// for text that continues one (a chat's next turn).
+MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, std::string_view rendered,
+                               const std::vector<const EncodedImage*>& images, int64_t d,
+                               VisionLayout layout = VisionLayout::LlamaCpp, bool starts_prompt = true);
 
 // The id of a special token written as text ("<|image_start|>"), or -1 when
 // the vocabulary does not have it as one token.
 int32_t special_token_id(const tokenizer::Tokenizer& tok, std::string_view text);
 
-// Evaluates the chunks in order on seq 0; the logits after the last one.
-std::vector<float> eval_media_prompt(engine::Session& session, const MediaPrompt& prompt);
+// Evaluates the chunks in order on `seq`; the logits after the last one.
+std::vector<float> eval_media_prompt(engine::Session& session, const MediaPrompt& prompt, uint32_t seq = 0);
 
 }  // namespace scout::vision

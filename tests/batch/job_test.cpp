@@ -52,6 +52,28 @@ TEST(BatchJob, MessagesAndIntegerIds) {
   EXPECT_FALSE(j.overrides.max_tokens);
 }
 
+TEST(BatchJob, ContentPartsPlaceImagesWhereTheyAre) {
+  std::set<std::string> unknown;
+  const Job j = parse_jsonl_line(
+      R"({"id": "v", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": [)"
+      R"({"type": "text", "text": "Compare "}, {"type": "image_url", "image_url": {"url": "img/a.png"}},)"
+      R"({"type": "text", "text": " with "}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,Zm9v"}},)"
+      R"({"type": "image_url", "image_url": {"url": "file:///abs/c.png"}}]}]})",
+      1, unknown, "/jobs");
+  ASSERT_TRUE(j.error.empty()) << j.error;
+  ASSERT_EQ(j.messages.size(), 2u);
+  EXPECT_TRUE(j.messages[0].images.empty());
+  EXPECT_EQ(j.messages[1].content, "Compare <__media__> with <__media__><__media__>");
+  // Relative paths from the input file's folder; data: URIs as they are.
+  EXPECT_EQ(j.messages[1].images,
+            (std::vector<std::string>{"/jobs/img/a.png", "data:image/png;base64,Zm9v", "/abs/c.png"}));
+  // Text parts alone read as one string.
+  const Job t = parse(R"({"id": 1, "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]})");
+  ASSERT_TRUE(t.error.empty()) << t.error;
+  EXPECT_EQ(t.messages[0].content, "ab");
+  EXPECT_TRUE(t.messages[0].images.empty());
+}
+
 TEST(BatchJob, BrokenLinesBecomeErrors) {
   const struct {
     const char* line;
@@ -70,6 +92,14 @@ TEST(BatchJob, BrokenLinesBecomeErrors) {
       {R"({"id": "a", "prompt": "x", "top_p": 2})", "top_p"},
       {R"({"id": "a", "prompt": "x", "seed": -1})", "seed"},
       {R"({"id": "a", "prompt": "x", "stop": [1]})", "stop"},
+      {R"({"id": "a", "messages": [{"role": "user", "content": 5}]})", "string or an array of parts"},
+      {R"({"id": "a", "messages": [{"role": "user", "content": [{"text": "x"}]}]})", "part 1"},
+      {R"({"id": "a", "messages": [{"role": "user", "content": [{"type": "text"}]}]})", "string \"text\""},
+      {R"({"id": "a", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})", "url"},
+      {R"({"id": "a", "messages": [{"role": "user", "content": [{"type": "input_audio"}]}]})", "input_audio"},
+      {R"({"id": "a", "messages": [{"role": "user", "content": [{"type": "text", "text": "x"}, )"
+       R"({"type": "image_url", "image_url": {"url": "https://x.org/a.png"}}]}]})",
+       "part 2: https://x.org/a.png: only data: URIs and local paths"},
   };
   for (const auto& c : cases) {
     const Job j = parse(c.line);

@@ -196,6 +196,41 @@ TEST(BenchCli, MemoryBandwidthWithAModelGivesTheShare) {
   EXPECT_GT(rows[1]["mem_bw_pct"].get<double>(), 0.0);
 }
 
+// --mmproj and --image: one image row per thread count and image after the
+// model's rows, in every format (the default model has the tiny projector's width).
+TEST(BenchCli, ImageEncodingRowsBesideTheModelRows) {
+  if (!have_shared()) GTEST_SKIP() << "needs ../shared";
+  const std::string mmproj = vision_oracle_dir() + "mmproj-llama4-vision-tiny-f16.gguf";
+  const std::string wide = vision_oracle_dir() + "images/wide-700x300.png";
+  const json rows = bench_json({"-t", "1,2", "-p", "8", "-n", "2", "-r", "2", "--mmproj", mmproj, "--image", wide});
+  ASSERT_EQ(rows.size(), 6u) << rows.dump();
+  for (size_t i = 4; i < 6; ++i) {
+    const json& r = rows[i];
+    EXPECT_EQ(r["test"], "image");
+    EXPECT_EQ(r["n_threads"], i == 4 ? 1 : 2);
+    EXPECT_EQ(r["tiles"], 4) << "3 x 1 grid and the overview";
+    EXPECT_EQ(r["image_width"], 700);
+    EXPECT_EQ(r["layout"], "llamacpp");
+    ASSERT_EQ(r["samples_ms"].size(), 2u);
+    EXPECT_GT(r["avg_ms"].get<double>(), 0.0);
+    EXPECT_DOUBLE_EQ(r["avg_ms_per_tile"].get<double>(), r["avg_ms"].get<double>() / 4);
+  }
+  CommandResult md = bench({"-t", "1", "-p", "8", "-n", "0", "-r", "1", "--mmproj", mmproj, "--image", wide,
+                            "--vision-layout", "meta"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("ms/tile"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| meta "), std::string::npos) << md.out;
+  CommandResult csv = bench({"-t", "1", "-p", "8", "-n", "0", "-r", "1", "--mmproj", mmproj, "--image", wide, "-o", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const std::vector<std::string> l = lines(csv.out);
+  ASSERT_EQ(l.size(), 3u) << csv.out;
+  EXPECT_NE(l[0].find("avg_ts"), std::string::npos);
+  EXPECT_NE(l[0].find("avg_ms_per_tile"), std::string::npos);
+  const auto cells = [](const std::string& line) { return std::count(line.begin(), line.end(), ','); };
+  EXPECT_EQ(cells(l[1]), cells(l[0]));
+  EXPECT_EQ(cells(l[2]), cells(l[0]));
+}
+
 TEST(BenchCli, BadFlagsGiveOneErrorLine) {
   const std::vector<std::vector<std::string>> cases = {
       {"bench", "-m", default_model_path(), "-o", "xml"},
@@ -206,6 +241,9 @@ TEST(BenchCli, BadFlagsGiveOneErrorLine) {
       {"bench", "-m", default_model_path(), "-p", "0", "-n", "0"},
       {"bench", "-m", "/nonexistent/model.gguf", "-p", "8", "-n", "1", "-r", "1"},
       {"bench", "--mem-bw", "--expert-stats"},
+      {"bench", "-m", default_model_path(), "--image", "x.png"},
+      {"bench", "-m", default_model_path(), "--mmproj", "x.gguf"},
+      {"bench", "-m", default_model_path(), "--mmproj", "x.gguf", "--image", "x.png", "--vision-layout", "hf"},
   };
   for (const auto& args : cases) {
     CommandResult r = run_scout(args);

@@ -55,6 +55,9 @@ TEST(VisionRun, BadInputIsOneErrorAndExit2) {
   const std::string mmproj = test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f16.gguf";
   const std::string image = test::vision_oracle_dir() + "images/grad-256x192.png";
   const std::string stories = test::shared_dir() + "/models/stories260K/stories260K.gguf";
+  // A projector as wide as stories260K (64), whose vocabulary has no image tokens.
+  const std::string narrow = dir.path("mmproj-64.gguf");
+  ASSERT_EQ(run_scout({"make-model", "--mmproj-preset", "tiny", "--set", "out_width=64", "-o", narrow}).exit_code, 0);
   struct Case {
     std::vector<std::string> args;
     std::string names;  // what the error line must mention
@@ -66,6 +69,7 @@ TEST(VisionRun, BadInputIsOneErrorAndExit2) {
       {{"run", "-m", tiny_model(), "--mmproj", tiny_model(), "--image", image, "-p", "hi"}, "not a vision projector"},
       {{"run", "-m", stories, "--mmproj", mmproj, "--image", image, "-p", "hi"}, "width"},
       {{"run", "-m", tiny_model(), "--mmproj", mmproj, "--image", image, "-p", "<__media__> and <__media__>"}, "markers"},
+      {{"run", "-m", stories, "--mmproj", narrow, "--image", image, "-p", "hi"}, "no <|image_start|> token"},
   };
   for (const Case& c : cases) {
     const CommandResult r = run_scout(c.args);

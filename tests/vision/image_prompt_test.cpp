@@ -4,6 +4,7 @@
 // embeddings (the text side alone), once with scout's own encoder (end to end).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "models/model.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/image_embedding.h"
 #include "vision/media_prompt.h"
 #include "vision/tiling.h"
 #include "vision/vision_encoder.h"
@@ -68,7 +70,7 @@ TEST_P(ImagePrompt, LogitsAndGreedyContinuationMatchLlamaCpp) {
   if (c.own_encoder) {
     VisionEncoder enc(test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-" + c.projector + ".gguf",
                       std::shared_ptr<backend::Backend>(backend::make_cpu_backend({2, true})));
-    embd = enc.encode(tile_llamacpp(load_image(test::vision_oracle_dir() + "images/" + c.file), 336).tiles, TokenOrder::ColumnMajor);
+    embd = encode_image(enc, load_image(test::vision_oracle_dir() + "images/" + c.file), VisionLayout::LlamaCpp).rows;
   }
   engine::SessionOptions o;
   o.n_ctx = 2048;
@@ -106,7 +108,10 @@ TEST(MediaPrompt, LayoutIsLlamaCppsPromptIds) {
     const auto want = j["prompt_ids"].get<std::vector<int32_t>>();
     const std::vector<float> rows = test::read_floats(test::vision_oracle_dir() + "expected/f32/" + name + ".embd.f32");
     const std::string text = place_media_markers("Describe this image.", 1);
-    const MediaPrompt p = build_media_prompt(*tok, tmpl.render(chat::single_turn("", text)), {rows}, static_cast<int64_t>(d));
+    EncodedImage im;
+    im.rows = rows;
+    im.n_tiles = rows.size() / d / 144;
+    const MediaPrompt p = build_media_prompt(*tok, tmpl.render(chat::single_turn("", text)), {&im}, static_cast<int64_t>(d));
     EXPECT_EQ(p.positions(), want) << name;
     // Evaluated chunk by chunk, it gives the logits llama.cpp's prompt gave.
     engine::SessionOptions o;
@@ -121,6 +126,68 @@ TEST(MediaPrompt, LayoutIsLlamaCppsPromptIds) {
   EXPECT_EQ(place_media_markers("a <__media__> b", 1), "a <__media__> b");
   EXPECT_EQ(place_media_markers("ab", 2), "<__media__><__media__>ab");
   EXPECT_THROW(place_media_markers("<__media__>", 2), std::runtime_error);
+}
+
+// Meta's layout: the grid row by row with separators, <|image|> before the
+// global tile; a one-tile image is <|image_start|><|image|> rows <|image_end|>.
+// Each row's first value says which tile it came from.
+TEST(MediaPrompt, MetaLayoutFramesTilesWithSeparators) {
+  if (!test::have_shared()) GTEST_SKIP() << "needs ../shared";
+  const auto model = Model::load(test::shared_dir() + "/testdata/llama4-tiny/llama4-tiny-f16.gguf");
+  const auto tok = tokenizer::Tokenizer::from_gguf(model->file());
+  const int64_t d = model->hparams().d_model;
+  const int32_t start = special_token_id(*tok, "<|image_start|>"), end = special_token_id(*tok, "<|image_end|>"),
+                image = special_token_id(*tok, "<|image|>"), tx = special_token_id(*tok, "<|tile_x_separator|>"),
+                ty = special_token_id(*tok, "<|tile_y_separator|>");
+  // The tiny vocabulary's ids (shared/docs/llama4-vision.md).
+  EXPECT_EQ(std::vector<int32_t>({start, end, image, tx, ty}), std::vector<int32_t>({4176, 4177, 4186, 4180, 4181}));
+  const int per_tile = 3;  // rows per tile, small for the test
+  auto fake = [&](int gx, int gy) {
+    EncodedImage im;
+    im.grid_x = gx;
+    im.grid_y = gy;
+    im.n_tiles = gx > 0 ? size_t(gx * gy + 1) : 1;
+    for (size_t t = 0; t < im.n_tiles; ++t)
+      for (int r = 0; r < per_tile; ++r)
+        for (int64_t k = 0; k < d; ++k) im.rows.push_back(k == 0 ? float(t) : float(r));
+    return im;
+  };
+  auto image_part = [&](const MediaPrompt& p) {  // positions from <|image_start|> to <|image_end|>
+    const std::vector<int32_t> pos = p.positions();
+    const auto a = std::find(pos.begin(), pos.end(), start), b = std::find(pos.begin(), pos.end(), end);
+    return std::vector<int32_t>(a, b + 1);
+  };
+  auto tile_order = [&](const MediaPrompt& p) {  // the tile of each image row, in prompt order
+    std::vector<int> tiles;
+    for (const PromptChunk& c : p.chunks)
+      for (int64_t r = 0; r < c.rows; ++r) tiles.push_back(int(c.embeddings[size_t(r * d)]));
+    return tiles;
+  };
+  const std::vector<int32_t> rows(per_tile, -1);
+  auto cat = [](std::initializer_list<std::vector<int32_t>> parts) {
+    std::vector<int32_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+
+  const EncodedImage grid = fake(2, 2);
+  const MediaPrompt p = build_media_prompt(*tok, "<|begin_of_text|>a<__media__>b", {&grid}, d, VisionLayout::Meta);
+  EXPECT_EQ(image_part(p), cat({{start}, rows, {tx}, rows, {ty}, rows, {tx}, rows, {ty}, {image}, rows, {end}}));
+  EXPECT_EQ(tile_order(p), std::vector<int>({0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4}));
+
+  const EncodedImage wide = fake(3, 1);
+  EXPECT_EQ(image_part(build_media_prompt(*tok, "<__media__>", {&wide}, d, VisionLayout::Meta)),
+            cat({{start}, rows, {tx}, rows, {tx}, rows, {ty}, {image}, rows, {end}}));
+  const EncodedImage single = fake(0, 0);
+  EXPECT_EQ(image_part(build_media_prompt(*tok, "<__media__>", {&single}, d, VisionLayout::Meta)),
+            cat({{start, image}, rows, {end}}));
+  // The same single tile in llama.cpp's layout has no <|image|>.
+  EXPECT_EQ(image_part(build_media_prompt(*tok, "<__media__>", {&single}, d, VisionLayout::LlamaCpp)),
+            cat({{start}, rows, {end}}));
+  // A grid that does not match the tiles is a programming error, not a silent misplacement.
+  EncodedImage bad = fake(2, 2);
+  bad.grid_x = 3;
+  EXPECT_THROW(build_media_prompt(*tok, "<__media__>", {&bad}, d, VisionLayout::Meta), std::logic_error);
 }
 
 INSTANTIATE_TEST_SUITE_P(

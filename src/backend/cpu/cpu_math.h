@@ -8,6 +8,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 namespace scout::backend::cpu {
 
 // Multiply-adds per extra thread below which starting it costs more than it
@@ -25,9 +29,16 @@ inline float half_to_float(uint16_t h) {
   return std::bit_cast<float>(std::bit_cast<uint32_t>(f) | (static_cast<uint32_t>(h & 0x8000) << 16));
 }
 
+// GCC left the loop over half_to_float scalar (perf: 60% of an f16 vision
+// encoder's time), so F16C converts 8 at a time where the build targets it;
+// both are exact, so the results are the same.
 inline void halves_to_floats(const uint16_t* src, float* dst, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(src[i]);
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
 }
 
 // 2^n for a whole-valued n, from the exponent bits: of a float, or of each

@@ -1,17 +1,19 @@
 // The CPU backend's matrix products (cpu_matmul.h). OpenMP across tiles of
 // output rows. Float weights, and every weight with --exact, take the f32
 // path: a tile of rows dequantized into a per-thread buffer and multiplied
-// against every row of the batch while it is hot in cache, in plain loops the
-// compiler vectorises.
+// against a block of the batch's rows while both are hot in cache, with the
+// register-tiled kernel of kernels/cpu/float_gemm.h.
 #include "backend/cpu/cpu_matmul.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <vector>
 
 #include "backend/cpu/cpu_math.h"
 #include "kernels/cpu/act_quant.h"
+#include "kernels/cpu/float_gemm.h"
 #include "tensor/dequant.h"
 
 namespace scout::backend::cpu {
@@ -29,36 +31,6 @@ constexpr int64_t kMinPanelRows = 16;
 // Bytes of activation panels one pass over a matrix's weight rows works on:
 // about a quarter of a 1 MiB L2, leaving room for the weight tiles.
 constexpr size_t kPanelGroupBytes = 256 * 1024;
-
-// The f32 dot products accumulate in 16 fixed lanes (cpu_math.h), one
-// activation row or four at a time, with the same per-row arithmetic in both:
-// a row's result does not depend on how many rows share its batch, on any CPU.
-// (With `omp simd` reductions the compiler picks the lane count per loop and
-// per ISA, and the two functions rounded differently on AVX2.)
-inline float dot(const float* a, const float* b, int64_t n) {
-  F32x16 acc = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc += load16(a + i) * load16(b + i);
-  float tail = 0.0f;
-  for (; i < n; ++i) tail += a[i] * b[i];
-  return sum_lanes(acc) + tail;
-}
-
-// One weight row against four activation rows: four independent accumulator
-// chains, and the row is loaded once for the four.
-inline void dot_1x4(const float* w, const float* x, int64_t stride, int64_t n, float out[4]) {
-  F32x16 acc[4] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const F32x16 wv = load16(w + i);
-    for (int k = 0; k < 4; ++k) acc[k] += wv * load16(x + k * stride + i);
-  }
-  for (int k = 0; k < 4; ++k) {
-    float tail = 0.0f;
-    for (int64_t j = i; j < n; ++j) tail += w[j] * x[k * stride + j];
-    out[k] = sum_lanes(acc[k]) + tail;
-  }
-}
 
 }  // namespace
 
@@ -80,36 +52,65 @@ void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows) {
   f32(w, x, y, n_rows);
 }
 
+namespace {
+
+// Columns [k0, k0 + n) of weight row r as f32. F16 and BF16 convert any
+// slice; other types (--exact) only whole rows, through their dequantizer.
+void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst) {
+  if (w.type == TensorType::F16) {
+    halves_to_floats(reinterpret_cast<const uint16_t*>(w.row(r)) + k0, dst, n);
+  } else if (w.type == TensorType::BF16) {
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(w.row(r)) + k0;
+    for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
+  } else {
+    weight_row(w, r, dst);
+  }
+}
+
+}  // namespace
+
 void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
-  // Rows per tile: enough to reuse each activation row from L1 several times,
-  // few enough that the dequantized tile stays in L2.
-  constexpr int64_t kTile = 16;
   const int64_t n_in = w.n_in, n_out = w.n_out;
-  const int64_t n_tiles = (n_out + kTile - 1) / kTile;
+  // Each thread takes chunks of 64 weight rows. A chunk is converted to f32
+  // and packed into panels (kernels/cpu/float_gemm.h) a block of k at a time,
+  // once per weight, 64 KiB held in L2, and multiplied against every
+  // activation row, 12 rows at a time, before the next block.
+  constexpr int64_t kChunkRows = 4 * kernels::kPanelCols, kRowBlock = 12;
   const bool direct = w.type == TensorType::F32;  // rows usable in place
-#pragma omp parallel num_threads(std::min(threads_for(n_tiles), threads_for(n_rows * n_out * n_in / kMinWork)))
+  const bool sliceable = direct || w.type == TensorType::F16 || w.type == TensorType::BF16;
+  const int64_t k_block = sliceable ? std::min<int64_t>(n_in, 256) : n_in;
+  const int64_t n_chunks = (n_out + kChunkRows - 1) / kChunkRows;
+#pragma omp parallel num_threads(std::min(threads_for(n_chunks), threads_for(n_rows * n_out * n_in / kMinWork)))
   {
-    static thread_local std::vector<float> buf;
-    float* tile_buf = direct ? nullptr : thread_buffer(buf, static_cast<size_t>(kTile * n_in));
+    static thread_local std::vector<float> rows_buf, panel_buf;
+    const int64_t row_len = sliceable ? k_block : n_in;
+    float* rows_scratch = direct ? nullptr : thread_buffer(rows_buf, static_cast<size_t>(kChunkRows * row_len));
+    float* panels = thread_buffer(panel_buf, static_cast<size_t>(kChunkRows * k_block));
 #pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < n_tiles; ++tile) {
-      const int64_t r0 = tile * kTile, r1 = std::min(n_out, r0 + kTile);
-      const float* rows;
-      if (direct) {
-        rows = reinterpret_cast<const float*>(w.row(r0));
-      } else {
-        for (int64_t r = r0; r < r1; ++r) weight_row(w, r, tile_buf + (r - r0) * n_in);
-        rows = tile_buf;
-      }
-      int64_t t = 0;
-      for (; t + 4 <= n_rows; t += 4)
-        for (int64_t r = r0; r < r1; ++r) {
-          float o[4];
-          dot_1x4(rows + (r - r0) * n_in, x + t * n_in, n_in, n_in, o);
-          for (int k = 0; k < 4; ++k) y[(t + k) * n_out + r] = o[k];
+    for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+      const int64_t r0 = chunk * kChunkRows, r1 = std::min(n_out, r0 + kChunkRows);
+      const int64_t n_panels = (r1 - r0 + kernels::kPanelCols - 1) / kernels::kPanelCols;
+      for (int64_t k0 = 0; k0 < n_in; k0 += k_block) {
+        const int64_t kn = std::min(k_block, n_in - k0);
+        const float* rows;  // the chunk's rows from column k0, ld apart
+        int64_t ld;
+        if (direct) {
+          rows = reinterpret_cast<const float*>(w.row(r0)) + k0;
+          ld = n_in;
+        } else {
+          for (int64_t r = r0; r < r1; ++r) weight_slice(w, r, k0, kn, rows_scratch + (r - r0) * row_len);
+          rows = rows_scratch;
+          ld = row_len;
         }
-      for (; t < n_rows; ++t)
-        for (int64_t r = r0; r < r1; ++r) y[t * n_out + r] = dot(rows + (r - r0) * n_in, x + t * n_in, n_in);
+        auto panel_cols = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(kernels::kPanelCols, r1 - r0 - p * kernels::kPanelCols)); };
+        for (int64_t p = 0; p < n_panels; ++p)
+          kernels::pack_weight_panel(rows + p * kernels::kPanelCols * ld, ld, panel_cols(p), kn, panels + p * kn * kernels::kPanelCols);
+        for (int64_t t0 = 0; t0 < n_rows; t0 += kRowBlock)
+          for (int64_t p = 0; p < n_panels; ++p)
+            kernels::gemm_f32_panel(x + t0 * n_in + k0, n_in, std::min(kRowBlock, n_rows - t0),
+                                    panels + p * kn * kernels::kPanelCols, panel_cols(p), kn,
+                                    y + t0 * n_out + r0 + p * kernels::kPanelCols, n_out, /*accumulate=*/k0 > 0);
+      }
     }
   }
 }
