@@ -132,7 +132,7 @@ Job parse_jsonl_line(const std::string& line, size_t line_no, std::set<std::stri
   json j;
   try {
     j = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     // Without nlohmann's "[json.exception.parse_error.101] " tag.
     const std::string what = e.what();
     job.error = fmt::format("not valid JSON: {}", what.substr(what.find("] ") == std::string::npos ? 0 : what.find("] ") + 2));

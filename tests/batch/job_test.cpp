@@ -81,6 +81,7 @@ TEST(BatchJob, BrokenLinesBecomeErrors) {
   } cases[] = {
       {R"({"id": "a", "prompt": "unterminated)", "not valid JSON"},
       {R"([1, 2])", "not a JSON object"},
+      {R"({"id": 1, "prompt": "x", "max_tokens": 4E888})", "number overflow"},  // found by batch_line_fuzz
       {R"({"prompt": "no id"})", "missing \"id\""},
       {R"({"id": 1.5, "prompt": "x"})", "missing \"id\""},
       {R"({"id": "a"})", "either \"prompt\" or \"messages\""},
