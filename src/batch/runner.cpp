@@ -97,10 +97,8 @@ vision::MediaPrompt Runner::prompt_for(const Job& job, const tokenizer::Tokenize
           *defaults_.projector, vision::load_image_url(url, name, vision::alpha_for(defaults_.layout)), defaults_.layout));
     }
   }
-  std::vector<const vision::EncodedImage*> pointers;
-  for (const vision::EncodedImage& im : images) pointers.push_back(&im);
-  return vision::build_media_prompt(*chat_tok_, tmpl.render(job.messages, /*add_generation_prompt=*/true), pointers,
-                                    model_.hparams().d_model, defaults_.layout);
+  return vision::build_media_prompt(*chat_tok_, tmpl.render(job.messages, /*add_generation_prompt=*/true),
+                                    vision::pointers_to(images), model_.hparams().d_model, defaults_.layout);
 }
 
 sampling::SamplerParams Runner::sampler_for(const Job& job) const {

@@ -153,7 +153,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   if (o.vision.any()) {
     media = vision::build_media_prompt(
         *tok, tmpl->render(chat::single_turn(o.system, vision::place_media_markers(prompt, images.size()))),
-        image_pointers(images), model->hparams().d_model, o.vision.vision_layout());
+        vision::pointers_to(images), model->hparams().d_model, o.vision.vision_layout());
     if (static_cast<uint64_t>(media->n_positions()) >= session.n_ctx())
       throw std::runtime_error(fmt::format("prompt of {} positions (images included) does not fit the context of {}",
                                            media->n_positions(), session.n_ctx()));

@@ -57,10 +57,4 @@ std::vector<vision::EncodedImage> encode_images(const vision::VisionEncoder* enc
   return out;
 }
 
-std::vector<const vision::EncodedImage*> image_pointers(const std::vector<vision::EncodedImage>& images) {
-  std::vector<const vision::EncodedImage*> out;
-  for (const vision::EncodedImage& im : images) out.push_back(&im);
-  return out;
-}
-
 }  // namespace scout::cli

@@ -37,7 +37,4 @@ std::unique_ptr<vision::VisionEncoder> load_projector(const Model& model, const 
 // Each --image, decoded, tiled and encoded for the layout (in order).
 std::vector<vision::EncodedImage> encode_images(const vision::VisionEncoder* enc, const VisionFlags& f);
 
-// Pointers to each, as build_media_prompt takes them.
-std::vector<const vision::EncodedImage*> image_pointers(const std::vector<vision::EncodedImage>& images);
-
 }  // namespace scout::cli

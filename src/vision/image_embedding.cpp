@@ -36,4 +36,10 @@ EncodedImage encode_image(const VisionEncoder& enc, const Image& image, VisionLa
   return out;
 }
 
+std::vector<const EncodedImage*> pointers_to(const std::vector<EncodedImage>& images) {
+  std::vector<const EncodedImage*> out;
+  for (const EncodedImage& im : images) out.push_back(&im);
+  return out;
+}
+
 }  // namespace scout::vision

@@ -41,4 +41,7 @@ TokenOrder token_order(VisionLayout layout);
 // Tiles `image` for `layout` and encodes the tiles together.
 EncodedImage encode_image(const VisionEncoder& enc, const Image& image, VisionLayout layout);
 
+// Pointers to each, as build_media_prompt takes them.
+std::vector<const EncodedImage*> pointers_to(const std::vector<EncodedImage>& images);
+
 }  // namespace scout::vision

@@ -31,7 +31,8 @@ using StageObserver = std::function<void(std::string_view stage, const std::vect
 class VisionEncoder {
  public:
   // Loads and checks the projector; its weights are placed on `be`. Encoding
-  // computes with `compute` (threads; 0: all cores).
+  // computes with `compute`'s threads (0: all cores), always in f32
+  // (quantized weights dequantized, activations not rounded to 8 bits).
   VisionEncoder(const std::string& path, std::shared_ptr<backend::Backend> be, backend::ComputeOptions compute = {});
   ~VisionEncoder();
   VisionEncoder(const VisionEncoder&) = delete;

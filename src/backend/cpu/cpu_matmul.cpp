@@ -54,8 +54,8 @@ void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows) {
 
 namespace {
 
-// Columns [k0, k0 + n) of weight row r as f32. F16 and BF16 convert any
-// slice; other types (--exact) only whole rows, through their dequantizer.
+// Columns [k0, k0 + n) of weight row r as f32; k0 is a multiple of the
+// type's block size, and so is n unless the slice ends the row.
 void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst) {
   if (w.type == TensorType::F16) {
     halves_to_floats(reinterpret_cast<const uint16_t*>(w.row(r)) + k0, dst, n);
@@ -63,7 +63,7 @@ void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst)
     const uint16_t* src = reinterpret_cast<const uint16_t*>(w.row(r)) + k0;
     for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
   } else {
-    weight_row(w, r, dst);
+    dequantize_row(w.type, w.row(r) + row_bytes(w.type, static_cast<uint64_t>(k0)), dst, n);
   }
 }
 
@@ -77,14 +77,13 @@ void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
   // activation row, 12 rows at a time, before the next block.
   constexpr int64_t kChunkRows = 4 * kernels::kPanelCols, kRowBlock = 12;
   const bool direct = w.type == TensorType::F32;  // rows usable in place
-  const bool sliceable = direct || w.type == TensorType::F16 || w.type == TensorType::BF16;
-  const int64_t k_block = sliceable ? std::min<int64_t>(n_in, 256) : n_in;
+  // 256 is a whole number of blocks of every type (32 or 256 elements).
+  const int64_t k_block = 256 % type_traits(w.type).block_size == 0 ? std::min<int64_t>(n_in, 256) : n_in;
   const int64_t n_chunks = (n_out + kChunkRows - 1) / kChunkRows;
 #pragma omp parallel num_threads(std::min(threads_for(n_chunks), threads_for(n_rows * n_out * n_in / kMinWork)))
   {
     static thread_local std::vector<float> rows_buf, panel_buf;
-    const int64_t row_len = sliceable ? k_block : n_in;
-    float* rows_scratch = direct ? nullptr : thread_buffer(rows_buf, static_cast<size_t>(kChunkRows * row_len));
+    float* rows_scratch = direct ? nullptr : thread_buffer(rows_buf, static_cast<size_t>(kChunkRows * k_block));
     float* panels = thread_buffer(panel_buf, static_cast<size_t>(kChunkRows * k_block));
 #pragma omp for schedule(static)
     for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
@@ -98,9 +97,9 @@ void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
           rows = reinterpret_cast<const float*>(w.row(r0)) + k0;
           ld = n_in;
         } else {
-          for (int64_t r = r0; r < r1; ++r) weight_slice(w, r, k0, kn, rows_scratch + (r - r0) * row_len);
+          for (int64_t r = r0; r < r1; ++r) weight_slice(w, r, k0, kn, rows_scratch + (r - r0) * k_block);
           rows = rows_scratch;
-          ld = row_len;
+          ld = k_block;
         }
         auto panel_cols = [&](int64_t p) { return static_cast<int>(std::min<int64_t>(kernels::kPanelCols, r1 - r0 - p * kernels::kPanelCols)); };
         for (int64_t p = 0; p < n_panels; ++p)
