@@ -59,6 +59,16 @@ TEST(CpuEncoderOps, GeluAndRowBias) {
   const std::vector<float> g = values_of(ob.tensor());
   for (size_t i = 0; i < x.size(); ++i)
     EXPECT_NEAR(g[i], 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0))), 1e-6) << x[i];
+  // The 16-lane path and its scalar tail, across the range that matters.
+  std::vector<float> many = test::random_floats(16 * 40 + 5, 3, 4.0f);
+  many[0] = -10.0f, many[1] = 10.0f, many[2] = -0.0f, many[3] = 1e-30f;
+  Buffer mb = tensor_of(many, 5), mo = cpu().alloc(DType::F32, 5, static_cast<int64_t>(many.size() / 5));
+  cpu().gelu(mb.tensor(), mo.tensor());
+  const std::vector<float> gm = values_of(mo.tensor());
+  for (size_t i = 0; i < many.size(); ++i) {
+    const double want = 0.5 * many[i] * (1 + std::erf(many[i] / std::sqrt(2.0)));
+    EXPECT_NEAR(gm[i], want, 3e-7 * (1 + std::abs(many[i]))) << many[i];
+  }
   const std::vector<float> row = {1.0f, -2.0f, 0.5f};
   Buffer rb = tensor_of(row, 1);
   cpu().add_row(xb.tensor(), rb.tensor());

@@ -73,12 +73,12 @@ void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
   // Each thread takes chunks of 64 weight rows. A chunk is converted to f32
   // and packed into panels (kernels/cpu/float_gemm.h) a block of k at a time,
-  // once per weight, 64 KiB held in L2, and multiplied against every
+  // once per weight, 128 KiB held in L2, and multiplied against every
   // activation row, 12 rows at a time, before the next block.
   constexpr int64_t kChunkRows = 4 * kernels::kPanelCols, kRowBlock = 12;
   const bool direct = w.type == TensorType::F32;  // rows usable in place
-  // 256 is a whole number of blocks of every type (32 or 256 elements).
-  const int64_t k_block = 256 % type_traits(w.type).block_size == 0 ? std::min<int64_t>(n_in, 256) : n_in;
+  // 512 is a whole number of blocks of every type (32 or 256 elements).
+  const int64_t k_block = 512 % type_traits(w.type).block_size == 0 ? std::min<int64_t>(n_in, 512) : n_in;
   const int64_t n_chunks = (n_out + kChunkRows - 1) / kChunkRows;
 #pragma omp parallel num_threads(std::min(threads_for(n_chunks), threads_for(n_rows * n_out * n_in / kMinWork)))
   {
