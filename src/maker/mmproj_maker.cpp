@@ -5,10 +5,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -181,26 +179,10 @@ gguf::GgufWriter::Fill make_fill(const MmprojTensor& t, uint64_t seed, uint32_t 
   const TensorType type = t.type;
   const uint64_t row_len = t.ne[0];
   return [=](uint8_t* dst, uint64_t nbytes) {
-    const uint64_t rb = row_bytes(type, row_len);
-    const int64_t rows = static_cast<int64_t>(nbytes / rb);
-    std::exception_ptr error;
-    std::mutex error_mutex;
-#pragma omp parallel
-    {
-      std::vector<float> row(row_len);
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const uint64_t first = static_cast<uint64_t>(r) * row_len;
-        for (uint64_t i = 0; i < row_len; ++i) row[i] = offset + scale * normal_at(key, first + i);
-        try {
-          quantize_row(type, row.data(), dst + static_cast<uint64_t>(r) * rb, static_cast<int64_t>(row_len));
-        } catch (...) {  // exceptions must not leave an OpenMP region
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-        }
-      }
-    }
-    if (error) std::rethrow_exception(error);
+    fill_rows(type, row_len, dst, nbytes, [&](int64_t r, float* row) {
+      const uint64_t first = static_cast<uint64_t>(r) * row_len;
+      for (uint64_t i = 0; i < row_len; ++i) row[i] = offset + scale * normal_at(key, first + i);
+    });
   };
 }
 

@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <mutex>
 #include <numbers>
 #include <set>
 #include <stdexcept>
@@ -123,32 +121,16 @@ gguf::GgufWriter::Fill make_fill(const PlannedTensor& t, uint64_t seed, const Mo
   if (init == InitKind::Output) zero = zero_rows;
 
   return [=](uint8_t* dst, uint64_t nbytes) {
-    const uint64_t rb = row_bytes(type, row_len);
-    const int64_t rows = static_cast<int64_t>(nbytes / rb);
-    std::exception_ptr error;
-    std::mutex error_mutex;
-#pragma omp parallel
-    {
-      std::vector<float> row(row_len);
-#pragma omp for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const uint64_t first = static_cast<uint64_t>(r) * row_len;
-        const bool zero_row = static_cast<size_t>(r) < zero.size() && zero[static_cast<size_t>(r)];
-        for (uint64_t i = 0; i < row_len; ++i) {
-          if (zero_row) row[i] = 0.0f;
-          else if (init == InitKind::RopeFreqs) row[i] = rope[i];
-          else if (init == InitKind::Norm) row[i] = 1.0f + scale * normal_at(key, first + i);
-          else row[i] = scale * normal_at(key, first + i);
-        }
-        try {
-          quantize_row(type, row.data(), dst + static_cast<uint64_t>(r) * rb, static_cast<int64_t>(row_len));
-        } catch (...) {  // exceptions must not leave an OpenMP region
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-        }
+    fill_rows(type, row_len, dst, nbytes, [&](int64_t r, float* row) {
+      const uint64_t first = static_cast<uint64_t>(r) * row_len;
+      const bool zero_row = static_cast<size_t>(r) < zero.size() && zero[static_cast<size_t>(r)];
+      for (uint64_t i = 0; i < row_len; ++i) {
+        if (zero_row) row[i] = 0.0f;
+        else if (init == InitKind::RopeFreqs) row[i] = rope[i];
+        else if (init == InitKind::Norm) row[i] = 1.0f + scale * normal_at(key, first + i);
+        else row[i] = scale * normal_at(key, first + i);
       }
-    }
-    if (error) std::rethrow_exception(error);
+    });
   };
 }
 

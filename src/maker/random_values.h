@@ -1,10 +1,14 @@
 // The model makers' random numbers (model_maker.cpp, mmproj_maker.cpp):
 // counter-based, so any element of any tensor is computed on its own, in any
-// order or thread, and the same seed writes the same bytes.
+// order or thread, and the same seed writes the same bytes; and the parallel
+// loop that turns them into a tensor's stored rows.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+
+#include "tensor/types.h"
 
 namespace scout::maker {
 
@@ -33,5 +37,11 @@ inline float normal_at(uint64_t key, uint64_t i) {
   constexpr float kScale = 1.7320508f / 65536.0f;  // sqrt(3) / 2^16: variance 4/12 -> 1
   return (static_cast<float>(sum) - 4.0f * 32767.5f) * kScale;  // mean of each uniform: 32767.5
 }
+
+// Fills nbytes of dst with rows of `type`, each of row_len values: fill(r,
+// row) writes row r's floats, which are then quantized; rows in parallel.
+// A quantizer's exception is rethrown after the parallel region.
+void fill_rows(TensorType type, uint64_t row_len, uint8_t* dst, uint64_t nbytes,
+               const std::function<void(int64_t r, float* row)>& fill);
 
 }  // namespace scout::maker

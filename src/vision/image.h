@@ -22,6 +22,15 @@ struct Image {
   int height = 0;
   std::vector<uint8_t> rgb;  // row-major, 3 bytes per pixel: R, G, B
 
+  // A black image of that size.
+  static Image blank(int width, int height) {
+    Image im;
+    im.width = width;
+    im.height = height;
+    im.rgb.assign(static_cast<size_t>(width) * height * 3, 0);
+    return im;
+  }
+
   uint8_t at(int x, int y, int c) const { return rgb[(static_cast<size_t>(y) * width + x) * 3 + c]; }
   uint8_t& at(int x, int y, int c) { return rgb[(static_cast<size_t>(y) * width + x) * 3 + c]; }
 };

@@ -8,14 +8,6 @@ namespace scout::vision {
 
 namespace {
 
-Image blank(int width, int height) {
-  Image im;
-  im.width = width;
-  im.height = height;
-  im.rgb.assign(static_cast<size_t>(width) * height * 3, 0);
-  return im;
-}
-
 // The cubic through q(-1), q(0), q(1), q(2) at t in [0, 1): coefficients
 // formed in double and stored as float, the polynomial in float.
 float cubic(float qm1, float q0, float q1, float q2, float t) {
@@ -29,7 +21,7 @@ float cubic(float qm1, float q0, float q1, float q2, float t) {
 }  // namespace
 
 Image resize_bilinear_llamacpp(const Image& src, int width, int height) {
-  Image out = blank(width, height);
+  Image out = Image::blank(width, height);
   const float sx = width > 1 ? static_cast<float>(src.width - 1) / static_cast<float>(width - 1) : 0.0f;
   const float sy = height > 1 ? static_cast<float>(src.height - 1) / static_cast<float>(height - 1) : 0.0f;
   for (int Y = 0; Y < height; ++Y) {
@@ -51,7 +43,7 @@ Image resize_bilinear_llamacpp(const Image& src, int width, int height) {
 }
 
 Image resize_bicubic_llamacpp(const Image& src, int width, int height) {
-  Image out = blank(width, height);
+  Image out = Image::blank(width, height);
   const float tx = static_cast<float>(src.width) / static_cast<float>(width);
   const float ty = static_cast<float>(src.height) / static_cast<float>(height);
   auto cx = [&](int x) { return std::clamp(x, 0, src.width - 1); };
@@ -116,23 +108,28 @@ Tiles tile_llamacpp(const Image& image, int S) {
                                static_cast<float>(c.height) / static_cast<float>(image.height));
   const int nw = std::min(static_cast<int>(std::ceil(static_cast<float>(image.width) * scale)), c.width);
   const int nh = std::min(static_cast<int>(std::ceil(static_cast<float>(image.height) * scale)), c.height);
-  const Image resized = resize_bicubic_llamacpp(image, nw, nh);
-  Image canvas = blank(c.width, c.height);
-  const int ox = (c.width - nw) / 2, oy = (c.height - nh) / 2;
-  for (int y = 0; y < nh; ++y)
-    std::copy_n(&resized.rgb[static_cast<size_t>(y) * nw * 3], static_cast<size_t>(nw) * 3,
-                &canvas.rgb[(static_cast<size_t>(y + oy) * c.width + ox) * 3]);
+  // Centred on the black canvas.
+  t = cut_into_tiles(resize_bicubic_llamacpp(image, nw, nh), c, (c.width - nw) / 2, (c.height - nh) / 2, S);
+  t.tiles.push_back(std::move(overview));
+  return t;
+}
+
+Tiles cut_into_tiles(const Image& image, Canvas c, int x, int y, int S) {
+  Image canvas = Image::blank(c.width, c.height);
+  for (int row = 0; row < image.height; ++row)
+    std::copy_n(&image.rgb[static_cast<size_t>(row) * image.width * 3], static_cast<size_t>(image.width) * 3,
+                &canvas.rgb[(static_cast<size_t>(row + y) * c.width + x) * 3]);
+  Tiles t;
   t.grid_x = c.width / S;
   t.grid_y = c.height / S;
   for (int ty = 0; ty < t.grid_y; ++ty)
     for (int tx = 0; tx < t.grid_x; ++tx) {
-      Image tile = blank(S, S);
-      for (int y = 0; y < S; ++y)
-        std::copy_n(&canvas.rgb[(static_cast<size_t>(ty * S + y) * c.width + tx * S) * 3], static_cast<size_t>(S) * 3,
-                    &tile.rgb[static_cast<size_t>(y) * S * 3]);
+      Image tile = Image::blank(S, S);
+      for (int row = 0; row < S; ++row)
+        std::copy_n(&canvas.rgb[(static_cast<size_t>(ty * S + row) * c.width + static_cast<size_t>(tx) * S) * 3],
+                    static_cast<size_t>(S) * 3, &tile.rgb[static_cast<size_t>(row) * S * 3]);
       t.tiles.push_back(std::move(tile));
     }
-  t.tiles.push_back(std::move(overview));
   return t;
 }
 

@@ -29,6 +29,10 @@ struct Canvas {
 };
 Canvas best_canvas_llamacpp(int width, int height, int tile_size);
 
+// `image` pasted at (x, y) on a black canvas (whole tiles each way) and cut
+// into tiles row-major: the grid part of a Tiles (both layouts use it).
+Tiles cut_into_tiles(const Image& image, Canvas canvas, int x, int y, int tile_size);
+
 // llama.cpp's resizers (clip.cpp), exposed for their tests: align-corners
 // bilinear truncating to u8, and its bicubic rounding half away from zero.
 Image resize_bilinear_llamacpp(const Image& src, int width, int height);

@@ -37,7 +37,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 #include <utility>
@@ -47,14 +46,6 @@ namespace scout::vision {
 namespace {
 
 constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
-
-Image blank(int width, int height) {
-  Image im;
-  im.width = width;
-  im.height = height;
-  im.rgb.assign(static_cast<size_t>(width) * height * 3, 0);
-  return im;
-}
 
 double bilinear_filter(double x) {
   if (x < 0.0) x = -x;
@@ -111,7 +102,7 @@ uint8_t clip8(int32_t ss) {
 
 // Pillow's horizontal 8bpc pass on source rows [row0, row0 + rows).
 Image resample_horizontal(const Image& src, int width, int row0, int rows, const Coeffs& c) {
-  Image out = blank(width, rows);
+  Image out = Image::blank(width, rows);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = &src.rgb[static_cast<size_t>(row0 + y) * src.width * 3];
     uint8_t* o = &out.rgb[static_cast<size_t>(y) * width * 3];
@@ -135,7 +126,7 @@ Image resample_horizontal(const Image& src, int width, int row0, int rows, const
 // Pillow's vertical 8bpc pass; the coefficients' first rows are relative to
 // src's row 0 less `row0` (src may hold only the rows the pass reads).
 Image resample_vertical(const Image& src, int height, int row0, const Coeffs& c) {
-  Image out = blank(src.width, height);
+  Image out = Image::blank(src.width, height);
   const size_t stride = static_cast<size_t>(src.width) * 3;
   for (int yy = 0; yy < height; ++yy) {
     const int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
@@ -237,24 +228,8 @@ Image resize_bilinear_pil(const Image& src, int width, int height) {
 Tiles tile_meta(const Image& image, int S, int max_tiles) {
   const Canvas c = best_canvas_meta(image.width, image.height, S, max_tiles);
   const Canvas fit = meta_fit_size(image.width, image.height, c, S);
-  const Image resized = resize_bilinear_pil(image, fit.width, fit.height);
-  // Pasted at the top left of a black canvas; then cut row-major.
-  Image canvas = blank(c.width, c.height);
-  for (int y = 0; y < fit.height; ++y)
-    std::memcpy(&canvas.rgb[static_cast<size_t>(y) * c.width * 3], &resized.rgb[static_cast<size_t>(y) * fit.width * 3],
-                static_cast<size_t>(fit.width) * 3);
-  Tiles t;
-  t.grid_x = c.width / S;
-  t.grid_y = c.height / S;
-  for (int ty = 0; ty < t.grid_y; ++ty)
-    for (int tx = 0; tx < t.grid_x; ++tx) {
-      Image tile = blank(S, S);
-      for (int y = 0; y < S; ++y)
-        std::memcpy(&tile.rgb[static_cast<size_t>(y) * S * 3],
-                    &canvas.rgb[(static_cast<size_t>(ty * S + y) * c.width + static_cast<size_t>(tx) * S) * 3],
-                    static_cast<size_t>(S) * 3);
-      t.tiles.push_back(std::move(tile));
-    }
+  // Pasted at the top left of a black canvas (padded right and bottom); then cut row-major.
+  Tiles t = cut_into_tiles(resize_bilinear_pil(image, fit.width, fit.height), c, 0, 0, S);
   if (t.tiles.size() > 1) t.tiles.push_back(resize_bilinear_pil(image, S, S));  // the global tile, stretched
   return t;
 }
