@@ -58,7 +58,8 @@ int32_t special_token_id(const tokenizer::Tokenizer& tok, std::string_view text)
 MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, std::string_view rendered,
                                const std::vector<const EncodedImage*>& images, int64_t d, VisionLayout layout,
                                bool starts_prompt) {
-  if (count_markers(rendered) != images.size())
+  // Without images the text is only text, markers and all (a chat on a text model may mention one).
+  if (!images.empty() && count_markers(rendered) != images.size())
     throw std::runtime_error(fmt::format("the prompt has {} {} markers for {} images", count_markers(rendered),
                                          kMediaMarker, images.size()));
   // The layout's special tokens; a vocabulary without them does not take images.
@@ -97,7 +98,7 @@ MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, std::string_view
   };
   size_t at = 0;
   for (size_t i = 0;; ++i) {
-    const size_t m = rendered.find(kMediaMarker, at);
+    const size_t m = images.empty() ? std::string_view::npos : rendered.find(kMediaMarker, at);
     const std::string_view piece = rendered.substr(at, m == std::string_view::npos ? std::string_view::npos : m - at);
     // The first piece of a prompt carries the BOS (as for text prompts); later ones are bare.
     text(i == 0 && starts_prompt ? chat::encode_chat_text(tok, piece) : tok.encode(piece, false, true));

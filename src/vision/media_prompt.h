@@ -50,7 +50,8 @@ std::string place_media_markers(const std::string& text, size_t images);
 // The chat-rendered text (markers in it) tokenized around the markers, each
 // marker replaced by image i's rows (d values each) framed as `layout` says.
 // Throws std::runtime_error when the vocabulary lacks the layout's image
-// tokens or the marker count differs from the images'. `starts_prompt`: the
+// tokens or the marker count differs from the images' (with no images,
+// markers are left as text). `starts_prompt`: the
 // text begins the sequence (a BOS goes first as for any chat prompt); false
 // for text that continues one (a chat's next turn).
 MediaPrompt build_media_prompt(const tokenizer::Tokenizer& tok, std::string_view rendered,

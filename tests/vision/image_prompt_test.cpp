@@ -184,6 +184,10 @@ TEST(MediaPrompt, MetaLayoutFramesTilesWithSeparators) {
   // The same single tile in llama.cpp's layout has no <|image|>.
   EXPECT_EQ(image_part(build_media_prompt(*tok, "<__media__>", {&single}, d, VisionLayout::LlamaCpp)),
             cat({{start}, rows, {end}}));
+  // Without images a marker is plain text (a chat on a text model may quote one).
+  const MediaPrompt plain = build_media_prompt(*tok, "say <__media__>", {}, d, VisionLayout::Meta);
+  ASSERT_EQ(plain.chunks.size(), 1u);
+  EXPECT_EQ(plain.chunks[0].tokens, chat::encode_chat_text(*tok, "say <__media__>"));
   // A grid that does not match the tiles is a programming error, not a silent misplacement.
   EncodedImage bad = fake(2, 2);
   bad.grid_x = 3;
