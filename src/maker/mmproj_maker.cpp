@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "maker/config_fields.h"
 #include "maker/random_values.h"
 #include "gguf/writer.h"
 #include "tensor/file_type.h"
@@ -23,31 +24,23 @@ namespace {
 
 // ---- Config -----------------------------------------------------------------------
 
-[[noreturn]] void fail(const std::string& what) { throw std::runtime_error("mmproj config: " + what); }
-
-std::string show(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-}
+const ConfigFields kFields{"mmproj config"};
 
 // The reader (read_vision_hparams) refuses sizes of 0 or above 2^20.
 constexpr uint64_t kMaxSize = 1u << 20;
 
 uint32_t get_size(const json& v, const std::string& field) {
   if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
-    fail(fmt::format("field '{}' must be a positive integer, got {}", field, show(v)));
+    kFields.fail(fmt::format("field '{}' must be a positive integer, got {}", field, ConfigFields::show(v)));
   const uint64_t x = v.get<uint64_t>();
-  if (x == 0 || x > kMaxSize) fail(fmt::format("field '{}' = {} is out of range (1..{})", field, x, kMaxSize));
+  if (x == 0 || x > kMaxSize) kFields.fail(fmt::format("field '{}' = {} is out of range (1..{})", field, x, kMaxSize));
   return static_cast<uint32_t>(x);
 }
-float get_float(const json& v, const std::string& field) {
-  if (!v.is_number()) fail(fmt::format("field '{}' must be a number, got {}", field, show(v)));
-  return v.get<float>();
-}
 std::array<float, 3> get_rgb(const json& v, const std::string& field) {
-  if (!v.is_array() || v.size() != 3) fail(fmt::format("field '{}' must be an array of 3 numbers, got {}", field, show(v)));
+  if (!v.is_array() || v.size() != 3)
+    kFields.fail(fmt::format("field '{}' must be an array of 3 numbers, got {}", field, ConfigFields::show(v)));
   std::array<float, 3> out{};
-  for (size_t i = 0; i < 3; ++i) out[i] = get_float(v[i], fmt::format("{}[{}]", field, i));
+  for (size_t i = 0; i < 3; ++i) out[i] = kFields.get_float(v[i], fmt::format("{}[{}]", field, i));
   return out;
 }
 
@@ -56,30 +49,20 @@ using Setter = std::function<void(const json&, MmprojConfig&)>;
 const std::map<std::string, Setter>& setters() {
   using C = MmprojConfig;
   static const std::map<std::string, Setter> table = {
-      {"name",
-       [](const json& v, C& c) {
-         if (!v.is_string()) fail(fmt::format("field 'name' must be a string, got {}", show(v)));
-         c.name = v.get<std::string>();
-       }},
+      {"name", [](const json& v, C& c) { c.name = kFields.get_string(v, "name"); }},
       {"image_size", [](const json& v, C& c) { c.hp.image_size = get_size(v, "image_size"); }},
       {"patch_size", [](const json& v, C& c) { c.hp.patch_size = get_size(v, "patch_size"); }},
       {"width", [](const json& v, C& c) { c.hp.width = get_size(v, "width"); }},
       {"ff", [](const json& v, C& c) { c.hp.ff = get_size(v, "ff"); }},
       {"n_layer", [](const json& v, C& c) { c.hp.n_layer = get_size(v, "n_layer"); }},
       {"n_head", [](const json& v, C& c) { c.hp.n_head = get_size(v, "n_head"); }},
-      {"eps", [](const json& v, C& c) { c.hp.eps = get_float(v, "eps"); }},
+      {"eps", [](const json& v, C& c) { c.hp.eps = kFields.get_float(v, "eps"); }},
       {"merge", [](const json& v, C& c) { c.hp.merge = get_size(v, "merge"); }},
       {"adapter", [](const json& v, C& c) { c.hp.adapter = get_size(v, "adapter"); }},
       {"out_width", [](const json& v, C& c) { c.hp.out_width = get_size(v, "out_width"); }},
       {"image_mean", [](const json& v, C& c) { c.hp.mean = get_rgb(v, "image_mean"); }},
       {"image_std", [](const json& v, C& c) { c.hp.std = get_rgb(v, "image_std"); }},
-      {"weight_type",
-       [](const json& v, C& c) {
-         if (!v.is_string()) fail(fmt::format("field 'weight_type' must be a string, got {}", show(v)));
-         const auto t = type_from_name(v.get<std::string>());
-         if (!t) fail(fmt::format("field 'weight_type': unknown tensor type '{}'", v.get<std::string>()));
-         c.weight_type = *t;
-       }},
+      {"weight_type", [](const json& v, C& c) { c.weight_type = kFields.get_type(v, "weight_type"); }},
   };
   return table;
 }
@@ -94,17 +77,18 @@ std::string known_fields() {
 void validate(const MmprojConfig& c) {
   const vision::VisionHparams& h = c.hp;
   if (h.image_size % h.patch_size != 0)
-    fail(fmt::format("image_size {} is not a multiple of patch_size {}", h.image_size, h.patch_size));
+    kFields.fail(fmt::format("image_size {} is not a multiple of patch_size {}", h.image_size, h.patch_size));
   if (h.grid() % h.merge != 0)
-    fail(fmt::format("{} patches a side (image_size / patch_size) are not a multiple of merge {}", h.grid(), h.merge));
-  if (h.width % h.n_head != 0) fail(fmt::format("width {} is not a multiple of n_head {}", h.width, h.n_head));
+    kFields.fail(
+        fmt::format("{} patches a side (image_size / patch_size) are not a multiple of merge {}", h.grid(), h.merge));
+  if (h.width % h.n_head != 0) kFields.fail(fmt::format("width {} is not a multiple of n_head {}", h.width, h.n_head));
   if (h.head_dim() % 4 != 0)
-    fail(fmt::format("head dimension {} (width {} / n_head {}) is not a multiple of 4 (2D RoPE)", h.head_dim(), h.width,
-                     h.n_head));
-  if (!(h.eps > 0.0f && h.eps < 1.0f)) fail(fmt::format("eps {} is not in (0, 1)", h.eps));
+    kFields.fail(fmt::format("head dimension {} (width {} / n_head {}) is not a multiple of 4 (2D RoPE)", h.head_dim(),
+                             h.width, h.n_head));
+  if (!(h.eps > 0.0f && h.eps < 1.0f)) kFields.fail(fmt::format("eps {} is not in (0, 1)", h.eps));
   for (size_t i = 0; i < 3; ++i) {
-    if (!std::isfinite(h.mean[i])) fail("image_mean must be finite");
-    if (!(h.std[i] > 0.0f) || !std::isfinite(h.std[i])) fail("image_std must be positive and finite");
+    if (!std::isfinite(h.mean[i])) kFields.fail("image_mean must be finite");
+    if (!(h.std[i] > 0.0f) || !std::isfinite(h.std[i])) kFields.fail("image_std must be positive and finite");
   }
 }
 
@@ -189,12 +173,12 @@ gguf::GgufWriter::Fill make_fill(const MmprojTensor& t, uint64_t seed, uint32_t 
 }  // namespace
 
 MmprojConfig parse_mmproj_config(const json& j) {
-  if (!j.is_object()) fail("the config must be a JSON object");
+  if (!j.is_object()) kFields.fail("the config must be a JSON object");
   MmprojConfig c;
   const auto& table = setters();
   for (const auto& [k, v] : j.items()) {
     auto it = table.find(k);
-    if (it == table.end()) fail(fmt::format("unknown field '{}' (known: {})", k, known_fields()));
+    if (it == table.end()) kFields.fail(fmt::format("unknown field '{}' (known: {})", k, known_fields()));
     it->second(v, c);
   }
   validate(c);
@@ -267,7 +251,7 @@ void make_mmproj(const MmprojConfig& cfg, uint64_t seed, const std::string& out_
     uint64_t n = 1;
     for (uint64_t x : t.ne) n *= x;
     n_params += n;
-    n_bytes += n / type_traits(t.type).block_size * type_traits(t.type).block_bytes;
+    n_bytes += row_bytes(t.type, n);
     w.add_tensor(t.name, t.type, t.ne, no_data ? gguf::GgufWriter::Fill{} : make_fill(t, seed, cfg.hp.width));
   }
   spdlog::info("writing {}: llama4 vision projector, {} layers, width {}, output width {}, {:.3f} B parameters, "

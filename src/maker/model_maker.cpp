@@ -239,7 +239,7 @@ void make_model(const ModelConfig& cfg, uint64_t seed, const std::string& out_pa
     uint64_t n = 1;
     for (uint64_t x : t.ne) n *= x;
     n_params += n;
-    n_bytes += n / type_traits(t.type).block_size * type_traits(t.type).block_bytes;
+    n_bytes += row_bytes(t.type, n);
     w.add_tensor(t.name, t.type, t.ne, no_data ? gguf::GgufWriter::Fill{} : make_fill(t, seed, cfg, zero_rows));
   }
   spdlog::info("writing {}: {} {} layers, {:.3f} B parameters, {:.2f} GiB of tensor data{}", out_path, cfg.arch,
