@@ -133,8 +133,10 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
   const std::vector<bench::TestCase> plan = bench::make_plan(params);
   if (with_model && plan.empty()) throw UsageError("nothing to measure: every -p and -n is 0");
   if (o.expert_stats && !with_model) throw UsageError("--expert-stats needs a model (-m)");
-  if (!o.vision.images.empty() && o.vision.mmproj.empty()) throw UsageError("--image needs --mmproj FILE (the vision projector)");
-  if (!o.vision.mmproj.empty() && o.vision.images.empty()) throw UsageError("--mmproj needs --image FILE: the image to encode");
+  if (!o.vision.images.empty() && o.vision.mmproj.empty())
+    throw UsageError("--image needs --mmproj FILE (the vision projector)");
+  if (!o.vision.mmproj.empty() && o.vision.images.empty())
+    throw UsageError("--mmproj needs --image FILE: the image to encode");
   if (o.vision.any() && !with_model) throw UsageError("--mmproj measures beside a text model: give -m too");
 
   // Checked before the bandwidth test, which takes a while.
@@ -178,17 +180,16 @@ void bench_command(const BenchOptions& o, CLI::App* cmd) {
     ro.depth_fills = &depth_fills;
     if (model->backend().name() == "cuda") rep.backend = "CUDA";
     for (const bench::TestCase& t : plan) rep.tests.push_back(bench::run_test(*model, tokens, t, ro));
-    // Image encoding, per thread count (the encoder takes its threads when it loads).
-    for (int64_t threads : o.vision.any() ? params.threads : std::vector<int64_t>{}) {
-      // Timing needs the projector's width to match, not the vocabulary's image tokens.
-      const vision::VisionEncoder enc(o.vision.mmproj, model->shared_backend(),
-                                      backend::ComputeOptions{static_cast<int>(threads), true});
-      if (enc.hparams().out_width != model->hparams().d_model)
-        throw std::runtime_error(fmt::format("{}: the projector's output width {} is not the text model's width {}",
-                                             o.vision.mmproj, enc.hparams().out_width, model->hparams().d_model));
-      for (const std::string& image : o.vision.images)
-        rep.images.push_back(bench::bench_image(enc, image, o.vision.vision_layout(), static_cast<int>(threads),
-                                                params.repetitions));
+    // Image encoding, per thread count (the encoder takes its threads when it
+    // loads). Timing needs the projector's width to match, not the vocabulary's image tokens.
+    if (o.vision.any()) {
+      for (int64_t threads : params.threads) {
+        const std::unique_ptr<vision::VisionEncoder> enc =
+            open_projector(*model, o.vision.mmproj, static_cast<int>(threads));
+        for (const std::string& image : o.vision.images)
+          rep.images.push_back(bench::bench_image(*enc, image, o.vision.vision_layout(), static_cast<int>(threads),
+                                                  params.repetitions));
+      }
     }
   }
 

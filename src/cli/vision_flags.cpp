@@ -22,15 +22,19 @@ void add_vision_flags(CLI::App* cmd, VisionFlags& f, bool with_images) {
       ->check(CLI::IsMember({"llamacpp", "meta"}));
 }
 
+std::unique_ptr<vision::VisionEncoder> open_projector(const Model& model, const std::string& path, int threads) {
+  auto enc = std::make_unique<vision::VisionEncoder>(path, model.shared_backend(), backend::ComputeOptions{threads});
+  if (enc->hparams().out_width != model.hparams().d_model)
+    throw std::runtime_error(fmt::format("{}: the projector's output width {} is not the text model's width {}", path,
+                                         enc->hparams().out_width, model.hparams().d_model));
+  return enc;
+}
+
 std::unique_ptr<vision::VisionEncoder> load_projector(const Model& model, const tokenizer::Tokenizer& tok,
                                                       const VisionFlags& f, int threads) {
   if (!f.images.empty() && f.mmproj.empty()) throw UsageError("--image needs --mmproj FILE (the vision projector)");
   if (f.mmproj.empty()) return nullptr;
-  auto enc = std::make_unique<vision::VisionEncoder>(f.mmproj, model.shared_backend(),
-                                                     backend::ComputeOptions{threads, true});
-  if (enc->hparams().out_width != model.hparams().d_model)
-    throw std::runtime_error(fmt::format("{}: the projector's output width {} is not the text model's width {}", f.mmproj,
-                                         enc->hparams().out_width, model.hparams().d_model));
+  std::unique_ptr<vision::VisionEncoder> enc = open_projector(model, f.mmproj, threads);
   const bool meta = f.vision_layout() == vision::VisionLayout::Meta;
   std::vector<std::string> needed = {"<|image_start|>", "<|image_end|>"};
   if (meta) needed.insert(needed.end(), {"<|image|>", "<|tile_x_separator|>", "<|tile_y_separator|>"});

@@ -27,6 +27,10 @@ struct VisionFlags {
 // with_images: the command takes --image (run, bench); chat and batch name images elsewhere.
 void add_vision_flags(CLI::App* cmd, VisionFlags& f, bool with_images = true);
 
+// The projector at `path` on the model's backend, with `threads`; its output
+// width must be the model's width (else a runtime_error naming the file).
+std::unique_ptr<vision::VisionEncoder> open_projector(const Model& model, const std::string& path, int threads);
+
 // The projector of --mmproj on the model's backend (null without --mmproj),
 // checked against the model: its output width must be the model's width and
 // the vocabulary must have the layout's image tokens. Throws one line naming
