@@ -93,8 +93,7 @@ vision::MediaPrompt Runner::prompt_for(const Job& job, const tokenizer::Tokenize
     for (const std::string& url : m.images) {
       if (!defaults_.projector) throw std::runtime_error("the messages hold images: run scout batch with --mmproj FILE");
       const std::string name = vision::is_data_uri(url) ? fmt::format("image {}", images.size() + 1) : url;
-      images.push_back(vision::encode_image(
-          *defaults_.projector, vision::load_image_url(url, name, vision::alpha_for(defaults_.layout)), defaults_.layout));
+      images.push_back(vision::encode_image_at(*defaults_.projector, url, name, defaults_.layout));
     }
   }
   return vision::build_media_prompt(*chat_tok_, tmpl.render(job.messages, /*add_generation_prompt=*/true),
@@ -118,7 +117,7 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
     const tokenizer::Tokenizer* tok = nullptr;
     const vision::MediaPrompt prompt = prompt_for(job, tok);
     const std::vector<int32_t> ids = prompt.text_tokens();  // all of it without images
-    const bool images = prompt.chunks.size() > 1 || (!prompt.chunks.empty() && prompt.chunks[0].is_image());
+    const bool images = prompt.has_images();
     const uint64_t n_positions = static_cast<uint64_t>(prompt.n_positions());
     if (n_positions == 0) return error_result(job, "the prompt is empty and the vocabulary adds no BOS token");
     // Like `scout run`: the prompt must leave room for at least one new token.

@@ -73,8 +73,7 @@ const vision::EncodedImage& ChatSession::image(const std::string& path) {
   if (auto it = images_.find(path); it != images_.end()) return it->second;
   if (!vision_.encoder) throw std::runtime_error(path + ": images need a vision projector (--mmproj)");
   const auto t0 = std::chrono::steady_clock::now();
-  vision::EncodedImage im =
-      vision::encode_image(*vision_.encoder, vision::load_image(path, vision::alpha_for(vision_.layout)), vision_.layout);
+  vision::EncodedImage im = vision::encode_image_at(*vision_.encoder, path, path, vision_.layout);
   spdlog::info("image {}: {} tiles encoded in {:.2f} s", path, im.n_tiles,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return images_.emplace(path, std::move(im)).first->second;
@@ -140,10 +139,6 @@ void drop_front(vision::MediaPrompt& p, size_t n) {
   if (first.empty()) p.chunks.erase(p.chunks.begin());
 }
 
-bool has_image_rows(const vision::MediaPrompt& p) {
-  return std::any_of(p.chunks.begin(), p.chunks.end(), [](const vision::PromptChunk& c) { return c.is_image(); });
-}
-
 }  // namespace
 
 engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::GenerateOptions& opts,
@@ -176,7 +171,7 @@ engine::GenerateResult ChatSession::respond(Conversation& conv, const engine::Ge
   held_conv_.reset();
   const std::vector<int32_t> text = prompt->text_tokens();  // what sampling penalties see
   engine::GenerateResult r;
-  if (has_image_rows(*prompt)) {
+  if (prompt->has_images()) {
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<float> logits = vision::eval_media_prompt(session_, *prompt);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -53,7 +53,7 @@ std::vector<vision::EncodedImage> encode_images(const vision::VisionEncoder* enc
   std::vector<vision::EncodedImage> out;
   size_t tiles = 0;
   for (const std::string& path : f.images) {
-    out.push_back(vision::encode_image(*enc, vision::load_image(path, vision::alpha_for(layout)), layout));
+    out.push_back(vision::encode_image_at(*enc, path, path, layout));
     tiles += out.back().n_tiles;
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "vision/image_source.h"
 #include "vision/tiling.h"
 #include "vision/tiling_meta.h"
 
@@ -34,6 +35,11 @@ EncodedImage encode_image(const VisionEncoder& enc, const Image& image, VisionLa
   }
   out.rows = enc.encode(t.tiles, token_order(layout));
   return out;
+}
+
+EncodedImage encode_image_at(const VisionEncoder& enc, const std::string& url, const std::string& name,
+                             VisionLayout layout) {
+  return encode_image(enc, load_image_url(url, name, alpha_for(layout)), layout);
 }
 
 std::vector<const EncodedImage*> pointers_to(const std::vector<EncodedImage>& images) {

@@ -41,6 +41,12 @@ TokenOrder token_order(VisionLayout layout);
 // Tiles `image` for `layout` and encodes the tiles together.
 EncodedImage encode_image(const VisionEncoder& enc, const Image& image, VisionLayout layout);
 
+// The image a url names (a data: URI or a path; vision/image_source.h),
+// decoded as the layout wants its alpha, tiled and encoded. `name` is what
+// errors call it.
+EncodedImage encode_image_at(const VisionEncoder& enc, const std::string& url, const std::string& name,
+                             VisionLayout layout);
+
 // Pointers to each, as build_media_prompt takes them.
 std::vector<const EncodedImage*> pointers_to(const std::vector<EncodedImage>& images);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "chat/chat_prompt.h"
@@ -22,6 +23,10 @@ int64_t MediaPrompt::n_positions() const {
   int64_t n = 0;
   for (const PromptChunk& c : chunks) n += c.is_image() ? c.rows : static_cast<int64_t>(c.tokens.size());
   return n;
+}
+
+bool MediaPrompt::has_images() const {
+  return std::any_of(chunks.begin(), chunks.end(), [](const PromptChunk& c) { return c.is_image(); });
 }
 
 std::vector<int32_t> MediaPrompt::positions() const {

@@ -35,6 +35,7 @@ struct MediaPrompt {
   std::vector<PromptChunk> chunks;
 
   int64_t n_positions() const;
+  bool has_images() const;
   // One entry per position: the token id, or -1 where an image row goes (llama.cpp's prompt_ids).
   std::vector<int32_t> positions() const;
   // The text tokens only (what sampling penalties see).
