@@ -32,28 +32,6 @@ constexpr int64_t kMinPanelRows = 16;
 // about a quarter of a 1 MiB L2, leaving room for the weight tiles.
 constexpr size_t kPanelGroupBytes = 256 * 1024;
 
-}  // namespace
-
-// F16 is converted inline (exact and vectorised) since the generic path calls
-// out per element; the rest goes through the reference dequantizers.
-void weight_row(const Weight& w, int64_t r, float* dst) {
-  if (w.type == TensorType::F16) {
-    halves_to_floats(reinterpret_cast<const uint16_t*>(w.row(r)), dst, w.n_in);
-  } else {
-    dequantize_row(w.type, w.row(r), dst, w.n_in);
-  }
-}
-
-void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows) {
-  if (const kernels::QuantDot* qd = quantize_activations_ ? kernels::quant_dot(w.type, level_) : nullptr) {
-    quantized(w, *qd, x, y, n_rows);
-    return;
-  }
-  f32(w, x, y, n_rows);
-}
-
-namespace {
-
 // Columns [k0, k0 + n) of weight row r as f32; k0 is a multiple of the
 // type's block size, and so is n unless the slice ends the row.
 void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst) {
@@ -68,6 +46,17 @@ void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst)
 }
 
 }  // namespace
+
+void weight_row(const Weight& w, int64_t r, float* dst) { weight_slice(w, r, 0, w.n_in, dst); }
+
+void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows) {
+  if (const kernels::QuantDot* qd = quantize_activations_ ? kernels::quant_dot(w.type, level_) : nullptr) {
+    quantized(w, *qd, x, y, n_rows);
+    return;
+  }
+  f32(w, x, y, n_rows);
+}
+
 
 void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
   const int64_t n_in = w.n_in, n_out = w.n_out;
