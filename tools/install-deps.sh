@@ -8,8 +8,12 @@ packages=(
   build-essential cmake pkg-config git
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libsentencepiece-dev libpcre2-dev libomp-dev libxxhash-dev libstb-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
 )
+# The server tests drive `scout serve` with the openai npm package (npm ci
+# --prefix tests/server): Node and npm from Debian when the machine has none
+# (a newer Node, e.g. NodeSource's 20, is left alone).
+if ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do

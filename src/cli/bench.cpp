@@ -23,6 +23,7 @@
 #include "bench/plan.h"
 #include "bench/report.h"
 #include "bench/runner.h"
+#include "bench/serving_bench.h"
 #include "bench/token_pool.h"
 #include "cli/command.h"
 #include "cli/human.h"
@@ -56,7 +57,23 @@ struct BenchOptions {
   std::string load = "auto";
   DeviceFlags device;
   VisionFlags vision;
+  // --url: a serving benchmark of an OpenAI-compatible server instead (-m: the served model's id).
+  std::string url;
+  std::string api_key;
+  std::string endpoint = "completions";
+  std::string concurrency = "1";
+  int64_t num_prompts = 0;
+  int64_t input_len = 512, output_len = 128;
+  uint64_t seed = 0;
+  bool ignore_eos = false;
+  double request_timeout = 600;
 };
+
+// The flags only the serving benchmark (--url) takes, and those it shares with the model benchmark.
+const std::vector<std::string> kServingFlags = {"--url",       "--api-key",    "--endpoint", "--concurrency",
+                                                "--num-prompts", "--input-len", "--output-len", "--seed",
+                                                "--ignore-eos", "--request-timeout"};
+const std::vector<std::string> kSharedFlags = {"--model", "--output", "--help"};
 
 std::vector<int64_t> list_arg(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
   try {
@@ -122,7 +139,59 @@ std::string expert_summary(const bench::Report& rep, uint32_t n_expert_used) {
                        n_expert_used, tokens * n_expert_used));
 }
 
+bool is_one_of(const std::string& name, const std::vector<std::string>& names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// `scout bench --url URL`: the serving benchmark (src/bench/serving_bench.h).
+void serving_command(const BenchOptions& o, CLI::App* cmd) {
+  for (const CLI::Option* opt : cmd->get_options())
+    if (opt->count() > 0 && !is_one_of(opt->get_name(), kServingFlags) && !is_one_of(opt->get_name(), kSharedFlags))
+      throw UsageError(fmt::format("{} measures a model in this process: not with --url (a server)", opt->get_name()));
+#ifdef SCOUT_HAVE_HTTP
+  bench::ServingOptions so;
+  so.url = o.url;
+  so.api_key = o.api_key;
+  so.model = o.model;
+  so.endpoint = bench::parse_serving_endpoint(o.endpoint);
+  so.concurrency = list_arg("--concurrency", o.concurrency, 1, 4096);
+  so.num_prompts = o.num_prompts;
+  so.input_len = o.input_len;
+  so.output_len = o.output_len;
+  so.seed = o.seed;
+  so.ignore_eos = o.ignore_eos;
+  so.timeout_s = o.request_timeout;
+  so.log = [](const std::string& line) { spdlog::info("{}", line); };
+  const bench::ServingReport rep = bench::run_serving_bench(so);
+  if (o.output == "json") {
+    fmt::print("{}\n", bench::serving_json(rep).dump(2));
+  } else if (o.output == "csv") {
+    fmt::print("{}", bench::serving_csv(rep));
+  } else {
+    fmt::print("{}", bench::serving_markdown(rep));
+  }
+  std::fflush(stdout);
+  int64_t completed = 0;
+  for (const bench::LevelMetrics& m : rep.levels) completed += m.completed;
+  if (completed == 0) {
+    const std::string why = rep.levels.empty() || rep.levels[0].errors.empty() ? "" : rep.levels[0].errors.begin()->first;
+    throw std::runtime_error(fmt::format("bench --url: every request failed ({})", why));
+  }
+#else
+  (void)o;
+  throw UsageError("--url: this scout was built without cpp-httplib, so it has no serving benchmark "
+                   "(apt install libcpp-httplib-dev, then configure and build again)");
+#endif
+}
+
 void bench_command(const BenchOptions& o, CLI::App* cmd) {
+  if (cmd->count("--url") > 0) {
+    serving_command(o, cmd);
+    return;
+  }
+  for (const CLI::Option* opt : cmd->get_options())
+    if (opt->count() > 0 && is_one_of(opt->get_name(), kServingFlags))
+      throw UsageError(fmt::format("{} is a flag of the serving benchmark: give --url too", opt->get_name()));
   const bench::BenchParams params = parse_params(o);
   // --mem-bw alone measures the machine only; with -m, both.
   const bool with_model = !o.mem_bw || cmd->count("--model") > 0;
@@ -216,7 +285,9 @@ void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "Measure prompt processing (pp) and generation (tg) speed, like llama-bench; lists give one row each");
-  cmd->add_option("-m,--model", o->model, "GGUF file (default: the embedded default model; none with --mem-bw alone)");
+  cmd->add_option("-m,--model", o->model,
+                  "GGUF file (default: the embedded default model; none with --mem-bw alone); with --url: the served "
+                  "model's id (default: the first GET /v1/models lists)");
   cmd->add_option("-p,--n-prompt", o->prompts, "prompt lengths, comma-separated; 0: no pp test")->capture_default_str();
   cmd->add_option("-n,--n-gen", o->gens, "generated token counts, comma-separated; 0: no tg test")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "CPU thread counts, comma-separated (default: all cores)");
@@ -239,6 +310,30 @@ void add_bench_command(CLI::App& app) {
   add_device_flags(cmd, o->device);
   cmd->add_flag("--expert-stats", o->expert_stats, "count how often each routed expert is chosen in the measured runs");
   add_vision_flags(cmd, o->vision);  // --mmproj P --image F: image encoding time per tile, in a second table
+  // The serving benchmark: vLLM's benchmark_serving.py metrics against a running server.
+  cmd->add_option("--url", o->url,
+                  "benchmark an OpenAI-compatible server at this URL (http://127.0.0.1:8080) instead of a model: "
+                  "TTFT, TPOT, ITL, end-to-end latency and throughput per concurrency level");
+  cmd->add_option("--concurrency", o->concurrency, "with --url: requests in flight, comma-separated (one row each)")
+      ->capture_default_str();
+  cmd->add_option("--num-prompts", o->num_prompts, "with --url: requests per concurrency level (default: max(16, 4 x concurrency))")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--input-len", o->input_len,
+                  "with --url: prompt tokens (exact where the server has POST /tokenize, else about as many words)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--output-len", o->output_len, "with --url: max_tokens of each request (the server may stop sooner)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--endpoint", o->endpoint, "with --url: /v1/completions or /v1/chat/completions")
+      ->check(CLI::IsMember({"completions", "chat"}))
+      ->capture_default_str();
+  cmd->add_option("--api-key", o->api_key, "with --url: sent as 'Authorization: Bearer KEY'");
+  cmd->add_option("--seed", o->seed, "with --url: the prompts' random seed")->capture_default_str();
+  cmd->add_flag("--ignore-eos", o->ignore_eos, "with --url: send \"ignore_eos\": true (vLLM, llama-server) for full-length outputs");
+  cmd->add_option("--request-timeout", o->request_timeout, "with --url: seconds to wait for the next bytes of an answer")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
   cmd->callback([o, cmd] { bench_command(*o, cmd); });
 }
 

@@ -30,5 +30,6 @@ void add_chat_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+void add_serve_command(CLI::App& app);  // only with cpp-httplib (SCOUT_HAVE_HTTP)
 
 }  // namespace scout::cli

@@ -98,7 +98,7 @@ namespace {
 
 // llama.cpp's single-dash long flags and scout's names for them.
 constexpr std::pair<std::string_view, std::string_view> kFlagAliases[] = {
-    {"-ngl", "--n-gpu-layers"}, {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+    {"-ngl", "--n-gpu-layers"}, {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}, {"-np", "--parallel"}};
 
 }  // namespace
 

@@ -49,6 +49,9 @@ int main(int argc, char** argv) {
   scout::cli::add_bench_command(app);
   scout::cli::add_perplexity_command(app);
   scout::cli::add_batch_command(app);
+#ifdef SCOUT_HAVE_HTTP
+  scout::cli::add_serve_command(app);
+#endif
 
   // llama.cpp's single-dash long flags (-ngl) as scout's long ones.
   const std::vector<std::string> args = scout::cli::expand_flag_aliases(argc, argv);

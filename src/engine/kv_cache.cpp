@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace scout::engine {
@@ -119,6 +120,48 @@ void KvCache::clear(uint32_t seq) {
     t.base_pos = 0;
   }
   seq_len_.at(seq) = 0;
+}
+
+int64_t KvCache::keepable_prefix(uint32_t seq, int64_t n) const {
+  n = std::min(n, seq_len_.at(seq));
+  int64_t keep = n;
+  for (uint32_t il = 0; il < cfg_.n_layer; ++il) {
+    const int64_t chunk = cfg_.layer_chunk[il];
+    if (chunk == 0) continue;
+    const int64_t start = n - n % chunk;  // the chunk position n falls in
+    // Held from the table's base: n keeps its chunk's rows, or needs none at a boundary.
+    if (start != n && start < table(il, seq).base_pos) keep = std::min(keep, start);
+  }
+  return keep;
+}
+
+void KvCache::truncate(uint32_t seq, int64_t n) {
+  if (n < 0 || n > seq_len_.at(seq) || keepable_prefix(seq, n) != n)
+    throw std::logic_error(fmt::format("KvCache::truncate: sequence {} cannot be cut to {} positions", seq, n));
+  for (uint32_t il = 0; il < cfg_.n_layer; ++il) {
+    Table& t = table(il, seq);
+    if (n < t.base_pos) {  // a chunked layer cut at an earlier chunk boundary: nothing of it is read again
+      release(t);
+      t.base_pos = n;
+      continue;
+    }
+    const size_t keep = static_cast<size_t>((n - t.base_pos + cfg_.block_size - 1) / cfg_.block_size);
+    if (keep < t.ids.size()) {
+      free_.insert(free_.end(), t.ids.begin() + static_cast<std::ptrdiff_t>(keep), t.ids.end());
+      t.ids.resize(keep);
+    }
+  }
+  seq_len_[seq] = n;
+}
+
+size_t KvCache::bytes_for(int64_t n) const {
+  size_t blocks = 0;
+  for (uint32_t il = 0; il < cfg_.n_layer; ++il) {
+    const int64_t chunk = cfg_.layer_chunk[il];
+    const int64_t held = chunk > 0 ? std::min(n, chunk) : n;
+    blocks += static_cast<size_t>((held + cfg_.block_size - 1) / cfg_.block_size);
+  }
+  return blocks * block_bytes();
 }
 
 size_t KvCache::bytes_in_use() const {

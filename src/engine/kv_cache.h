@@ -76,6 +76,17 @@ class KvCache {
 
   // Forgets a sequence; its blocks go back to the free list.
   void clear(uint32_t seq);
+  // The longest prefix of seq, at most n positions, that truncate() can keep:
+  // a chunked layer keeps only its current chunk, so a cut below that chunk's
+  // start is possible only at a chunk boundary (nothing before it is read again).
+  int64_t keepable_prefix(uint32_t seq, int64_t n) const;
+  // Keeps positions [0, n) of seq and frees the blocks past them (prompt-prefix
+  // reuse: the next append continues at n). n must be keepable_prefix(seq, n);
+  // std::logic_error otherwise.
+  void truncate(uint32_t seq, int64_t n);
+  // The most bytes one sequence of n positions holds (a chunked layer at most
+  // one chunk's blocks): what `scout serve --kv-budget` reserves for a request.
+  size_t bytes_for(int64_t n) const;
   // The first position in any chunked layer's next chunk after `pos`, or -1
   // when no layer is chunked: where batches must be split.
   int64_t next_chunk_boundary(int64_t pos) const;
