@@ -327,6 +327,7 @@ void get_sampling(const json& body, Endpoint endpoint, const ParseLimits& limits
     r.seed = v->is_number_unsigned() ? v->get<uint64_t>() : static_cast<uint64_t>(v->get<int64_t>());
   }
   if (const json* v = field(body, "stop")) r.stop = get_stop(*v, limits);
+  if (const json* v = field(body, "ignore_eos")) r.ignore_eos = get_bool(*v, "ignore_eos");
   if (const json* v = field(body, "n")) r.n = static_cast<int>(get_int(*v, "n", 1, limits.max_n));
 
   if (endpoint == Endpoint::ChatCompletions) {

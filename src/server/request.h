@@ -72,6 +72,7 @@ struct CompletionRequest {
   std::optional<float> repeat_penalty;     // > 0 (llama-server's extension)
   std::optional<uint64_t> seed;            // any 64-bit integer; negative ones as their two's complement
   std::vector<std::string> stop;  // a string or an array of strings; empty strings are dropped
+  bool ignore_eos = false;        // generate past end-of-generation tokens (vLLM's and llama-server's extension: benchmarks)
 
   // Log probabilities: chat's logprobs (bool) + top_logprobs (0..20); completions' logprobs (integer 0..5).
   bool logprobs = false;

@@ -234,6 +234,7 @@ void Scheduler::prepare(Job& job) {
   engine::GenerateOptions& go = p->options;
   go.max_tokens = req.max_tokens.value_or(opts_.max_tokens);
   go.stop = req.stop;
+  go.ignore_eog = req.ignore_eos;
   go.sampler = opts_.sampler;
   if (req.temperature) go.sampler.temperature = *req.temperature;
   if (req.top_p) go.sampler.top_p = *req.top_p;

@@ -96,7 +96,7 @@ TEST(RequestChat, EveryField) {
       {"role": "user", "content": [{"type": "text", "text": "again"}]}],
     "max_completion_tokens": 64, "temperature": 0.7, "top_p": 0.9, "top_k": 40, "min_p": 0.05,
     "presence_penalty": -1.5, "frequency_penalty": 2, "repeat_penalty": 1.1, "seed": 42,
-    "stop": ["END", "", "###"], "logprobs": true, "top_logprobs": 5, "n": 3,
+    "stop": ["END", "", "###"], "ignore_eos": true, "logprobs": true, "top_logprobs": 5, "n": 3,
     "response_format": {"type": "json_object"}, "stream": true, "stream_options": {"include_usage": true},
     "tools": [], "tool_choice": "none", "parallel_tool_calls": false, "logit_bias": {}, "modalities": ["text"],
     "functions": null, "audio": null, "prediction": null})");
@@ -115,6 +115,7 @@ TEST(RequestChat, EveryField) {
   EXPECT_EQ(r.repeat_penalty, 1.1f);
   EXPECT_EQ(r.seed, 42u);
   EXPECT_EQ(r.stop, (std::vector<std::string>{"END", "###"}));
+  EXPECT_TRUE(r.ignore_eos);
   EXPECT_TRUE(r.logprobs);
   EXPECT_EQ(r.top_logprobs, 5);
   EXPECT_EQ(r.n, 3);
