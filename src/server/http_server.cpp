@@ -218,7 +218,7 @@ void HttpServer::routes() {
                    current.prompt_tokens, current.cached_tokens, current.completion_tokens, ms);
     else
       spdlog::info("{} {} {} {:.0f} ms", method, path, res.status, ms);
-    if (metrics_) metrics_->request_done(known ? req.path : "other", res.status);
+    if (ready_ && metrics_) metrics_->request_done(known ? req.path : "other", res.status);
   });
 
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {

@@ -278,11 +278,14 @@ size_t Scheduler::reserved_bytes() const {
   return total;
 }
 
-void Scheduler::fail_job(const std::shared_ptr<Job>& job, const std::string& message, int status) {
+void Scheduler::fail_job(const std::shared_ptr<Job>& job, const std::string& message, int status,
+                         const std::string& param, const std::string& code) {
   Event e;
   e.kind = Event::Kind::Error;
   e.error = message;
   e.status = status;
+  e.param = param;
+  e.code = code;
   job->push(std::move(e));
 }
 
@@ -309,13 +312,7 @@ void Scheduler::admit() {
         prepare(*job);
       } catch (const RequestError& e) {
         pop();
-        Event ev;
-        ev.kind = Event::Kind::Error;
-        ev.error = e.what();
-        ev.status = e.status;
-        ev.param = e.param;
-        ev.code = e.code;
-        job->push(std::move(ev));
+        fail_job(job, e.what(), e.status, e.param, e.code);
         continue;
       } catch (const std::exception& e) {
         pop();

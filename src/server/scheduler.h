@@ -136,7 +136,8 @@ class Scheduler {
   // One forward pass for every slot with work; then their draws.
   void step();
   void finish_choice(Slot& slot, const std::string& reason);
-  void fail_job(const std::shared_ptr<Job>& job, const std::string& message, int status);
+  void fail_job(const std::shared_ptr<Job>& job, const std::string& message, int status,
+                const std::string& param = {}, const std::string& code = {});
   void release_slot(Slot& slot);
   size_t reserved_bytes() const;
 
