@@ -15,7 +15,8 @@ std::string Job::key() const { return id.is_null() ? fmt::format("line {}", line
 
 std::optional<std::string> result_key(const json& result) {
   if (!result.is_object()) return std::nullopt;
-  const auto id = result.find("id");
+  const auto custom_id = result.find("custom_id");  // a Batch output line: its "id" is batch_req_...
+  const auto id = custom_id != result.end() ? custom_id : result.find("id");
   if (id != result.end() && !id->is_null()) return id->dump();
   const auto line = result.find("line");
   if (line != result.end() && line->is_number_integer() && line->get<int64_t>() > 0)

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "server/request.h"
 
 namespace scout::batch {
 
@@ -22,6 +23,15 @@ struct JobOverrides {
   std::optional<float> top_p;
   std::optional<uint64_t> seed;
   std::optional<std::vector<std::string>> stop;
+  // The rest come from OpenAI Batch lines (server::CompletionRequest's fields).
+  std::optional<int32_t> top_k;
+  std::optional<float> min_p;
+  std::optional<float> presence_penalty;
+  std::optional<float> frequency_penalty;
+  std::optional<float> repeat_penalty;
+  bool ignore_eos = false;
+  bool json_object = false;  // response_format {"type": "json_object"}
+  int top_logprobs = -1;     // -1: no logprobs
 };
 
 struct Job {
@@ -31,12 +41,21 @@ struct Job {
   std::vector<chat::Message> messages;  // images in Message::images (a data: URI or a resolved path)
   JobOverrides overrides;
   std::string error;      // not empty: the line is reported as this error, not run
+  std::string error_param, error_code;  // OpenAI's param and code for that error (Batch lines)
+
+  // An OpenAI Batch line (batch/openai_batch.h): id is its custom_id, and the
+  // result is a Batch output line whose body is what this endpoint answers.
+  std::optional<server::Endpoint> endpoint;
+  std::string model;                   // the body's "model" (empty: the model file's name)
+  std::vector<int32_t> prompt_tokens;  // /v1/completions with token ids
+  bool prompt_is_tokens = false;
 
   // Resume identity: the id's JSON text, or "line N" for lines without an id.
   std::string key() const;
 };
 
-// The same identity for a result already in the output file.
+// The same identity for a result already in the output file: a Batch output
+// line's custom_id, a scout result's id, or "line N".
 std::optional<std::string> result_key(const nlohmann::ordered_json& result);
 
 // Parses one JSONL line: {"id": ..., "prompt": "..."} or {"id": ...,

@@ -1,6 +1,7 @@
 #include "batch/job_source.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <map>
 #include <set>
 #include <stdexcept>
+
+#include "batch/openai_batch.h"
 
 namespace scout::batch {
 
@@ -62,6 +65,15 @@ std::vector<Job> read_directory(const std::string& dir) {
 
 }  // namespace
 
+InputFormat detect_format(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return InputFormat::Jsonl;
+  std::ifstream in(path, std::ios::binary);
+  for (std::string line; std::getline(in, line);)
+    if (!blank(line)) return is_batch_line(line) ? InputFormat::OpenAI : InputFormat::Jsonl;
+  return InputFormat::Jsonl;
+}
+
 std::vector<Job> read_jobs(const std::string& path, InputFormat format) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return read_directory(path);
@@ -71,7 +83,9 @@ std::vector<Job> read_jobs(const std::string& path, InputFormat format) {
   const std::string base_dir = fs::path(path).parent_path().string();  // images' relative paths start here
   for (size_t i = 0; i < lines.size(); ++i) {
     if (blank(lines[i])) continue;
-    if (format == InputFormat::Jsonl) {
+    if (format == InputFormat::OpenAI) {
+      jobs.push_back(parse_batch_line(lines[i], i + 1, base_dir));
+    } else if (format == InputFormat::Jsonl) {
       jobs.push_back(parse_jsonl_line(lines[i], i + 1, unknown_keys, base_dir));
     } else {
       Job job;
@@ -93,6 +107,24 @@ void mark_duplicate_ids(std::vector<Job>& jobs) {
     if (!fresh && job.error.empty())
       job.error = fmt::format("duplicate id {} (first on line {})", job.id.dump(), it->second);
   }
+}
+
+}  // namespace scout::batch
+
+namespace scout::batch {
+
+void require_unique_ids(const std::vector<Job>& jobs, const std::string& path) {
+  std::map<std::string, std::vector<size_t>> lines;
+  for (const Job& job : jobs)
+    if (!job.id.is_null()) lines[job.key()].push_back(job.line);
+  std::string dups;
+  size_t n = 0;
+  for (const auto& [key, at] : lines) {
+    if (at.size() < 2) continue;
+    if (++n <= 20) dups += fmt::format("{}{} (lines {})", dups.empty() ? "" : ", ", key, fmt::join(at, ", "));
+  }
+  if (n > 20) dups += fmt::format(", and {} more", n - 20);
+  if (n > 0) throw std::runtime_error(fmt::format("{}: custom_id must be unique; used more than once: {}", path, dups));
 }
 
 }  // namespace scout::batch

@@ -6,6 +6,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "batch/openai_batch.h"
 #include "chat/chat_prompt.h"
 #include "chat/turn_end_tokenizer.h"
 #include "engine/generate.h"
@@ -16,6 +17,7 @@ namespace scout::batch {
 using json = nlohmann::ordered_json;
 
 json error_result(const Job& job, const std::string& message) {
+  if (job.endpoint) return batch_error_line(job, message);
   return {{"id", job.id}, {"line", job.line}, {"error", message}};
 }
 
@@ -82,7 +84,14 @@ vision::MediaPrompt Runner::prompt_for(const Job& job, const tokenizer::Tokenize
   if (job.messages.empty()) {
     tok = tok_.get();
     vision::MediaPrompt p;
-    p.chunks.push_back({tok_->encode(job.prompt, tok_->add_bos(), defaults_.parse_special), {}, 0});
+    if (job.prompt_is_tokens) {
+      for (int32_t id : job.prompt_tokens)
+        if (id < 0 || static_cast<size_t>(id) >= tok_->n_vocab())
+          throw std::runtime_error(fmt::format("token id {} is not in the vocabulary of {}", id, tok_->n_vocab()));
+      p.chunks.push_back({job.prompt_tokens, {}, 0});
+    } else {
+      p.chunks.push_back({tok_->encode(job.prompt, tok_->add_bos(), defaults_.parse_special), {}, 0});
+    }
     return p;
   }
   const chat::ChatTemplate& tmpl = chat_template();
@@ -105,6 +114,11 @@ sampling::SamplerParams Runner::sampler_for(const Job& job) const {
   const JobOverrides& o = job.overrides;
   if (o.temperature) p.temperature = *o.temperature;
   if (o.top_p) p.top_p = *o.top_p;
+  if (o.top_k) p.top_k = *o.top_k;
+  if (o.min_p) p.min_p = *o.min_p;
+  if (o.presence_penalty) p.presence_penalty = *o.presence_penalty;
+  if (o.frequency_penalty) p.frequency_penalty = *o.frequency_penalty;
+  if (o.repeat_penalty) p.repeat_penalty = *o.repeat_penalty;
   if (o.seed) p.seed = *o.seed;
   else if (defaults_.random_seed) p.seed = std::random_device{}();
   return p;
@@ -129,6 +143,14 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
     go.max_tokens = job.overrides.max_tokens.value_or(defaults_.max_tokens);
     go.stop = job.overrides.stop.value_or(defaults_.stop);
     go.sampler = sampler_for(job);
+    go.ignore_eog = job.overrides.ignore_eos;
+    go.top_logprobs = job.overrides.top_logprobs;
+    go.json_object = job.overrides.json_object;
+    if (go.json_object) {
+      auto& table = json_tables_[tok];
+      if (!table) table = std::make_shared<const engine::JsonTokenTable>(*tok);
+      go.json_tokens = table;
+    }
     slot.seed = go.sampler.seed;
     slot.gen = std::make_unique<engine::Generation>(*tok, ids, std::move(go));
 
@@ -163,6 +185,7 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
 json Runner::finish(Slot& slot) {
   session_.reset(slot.seq);  // its blocks go back to the pool for the next job
   const engine::GenerateResult& r = slot.gen->result();
+  if (slot.job->endpoint) return batch_result_line(*slot.job, r, *tok_, defaults_.model_name);
   return {{"id", slot.job->id},
           {"text", r.text},
           {"prompt_tokens", r.prompt_ids.size()},

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "batch/job.h"
 #include "chat/chat_template.h"
 #include "models/model.h"
+#include "engine/generate.h"
 #include "engine/session.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
@@ -38,10 +40,12 @@ struct RunDefaults {
   // Images in messages go through this projector (not owned); null: a job with images is an error.
   const vision::VisionEncoder* projector = nullptr;
   vision::VisionLayout layout = vision::VisionLayout::LlamaCpp;
+  std::string model_name;  // "model" of Batch response bodies whose request named none
 };
 
 // The error object for a job: {"id": ... (null when the line had none),
-// "line": its 1-based place in the input (a file's, for a directory), "error": ...}.
+// "line": its 1-based place in the input (a file's, for a directory), "error": ...};
+// for an OpenAI Batch line, its Batch error line (batch/openai_batch.h).
 nlohmann::ordered_json error_result(const Job& job, const std::string& message);
 
 class Runner {
@@ -55,7 +59,8 @@ class Runner {
   // Runs the jobs; emit gets each result in the jobs' order, as soon as it and
   // every job before it are done. A result is {"id", "text", "prompt_tokens",
   // "completion_tokens", "finish_reason" ("stop", "length" or "context"),
-  // "seed", "timings"}, or error_result().
+  // "seed", "timings"}, or error_result(); for an OpenAI Batch line, its
+  // Batch output line (batch/openai_batch.h).
   void run(const std::vector<const Job*>& jobs, const Emit& emit);
   nlohmann::ordered_json run(const Job& job);  // one job on its own
 
@@ -85,6 +90,8 @@ class Runner {
   std::optional<chat::ChatTemplate> template_;
   std::unique_ptr<tokenizer::Tokenizer> chat_tok_;
   std::string chat_error_;
+  // response_format json_object's token tables, one per tokenizer, built on first use.
+  std::map<const tokenizer::Tokenizer*, std::shared_ptr<const engine::JsonTokenTable>> json_tables_;
 };
 
 }  // namespace scout::batch

@@ -125,7 +125,11 @@ std::vector<float> evaluate_with_prompt_cache(engine::Session& session, std::spa
 void run(const RunOptions& o, CLI::App* cmd) {
   using Clock = std::chrono::steady_clock;
   const std::string prompt = read_prompt(o, cmd);
-  const std::string path = o.model.empty() ? default_model_path() : o.model;
+  // Without -m: the trained stories260K for plain text; the Llama 4 default
+  // for --chat and images (stories260K has no chat template, no image tokens).
+  const std::string path = !o.model.empty()           ? o.model
+                           : o.chat || o.vision.any() ? default_model_path()
+                                                      : default_text_model_path();
 
   const auto t_load = Clock::now();
   std::unique_ptr<Model> model = o.session.load_model(path);
@@ -216,7 +220,9 @@ void run(const RunOptions& o, CLI::App* cmd) {
 void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt (-p, -f or stdin), streamed to stdout");
-  cmd->add_option("-m,--model", o->model, "GGUF file (default: the embedded default model)");
+  cmd->add_option("-m,--model", o->model,
+                  "GGUF file (default: the bundled stories260K, a tiny trained story model; with --chat, "
+                  "--mmproj or --image: the embedded random-weight Llama 4 default model)");
   cmd->add_option("-p,--prompt", o->prompt, "prompt text");
   cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
   cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate; -1: until end of generation or a full context")

@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 
 #include "chat/chat_prompt.h"
@@ -103,7 +104,8 @@ Scheduler::Scheduler(const Model& model, const engine::SessionOptions& session, 
       tok_(tokenizer::Tokenizer::from_gguf(model.file())),
       session_(model, with_sequences(session, std::max<uint32_t>(1, opts_.n_parallel))),
       n_ctx_(session_.n_ctx()),
-      n_batch_(session.n_batch) {
+      n_batch_(session.n_batch),
+      n_vocab_(model.hparams().n_vocab) {
   try {
     template_ = chat::ChatTemplate::for_model(model.file(), opts_.chat_template);
     chat_tok_ = chat::stop_at_turn_end(tokenizer::Tokenizer::from_gguf(model.file()), *template_);
@@ -424,142 +426,130 @@ void Scheduler::step() {
       release_slot(*s);
     }
 
-  const size_t n_vocab = model_.hparams().n_vocab;
-  std::vector<engine::SeqTokens> parts;
-  std::vector<Slot*> owners;
-  std::vector<std::vector<int32_t>> storage;  // the tokens the parts point at
-  storage.reserve(slots_.size());
-  int64_t room = std::max<int64_t>(n_batch_, static_cast<int64_t>(slots_.size()));
-  // Every generating choice's next token.
+  // Two passes a step, each shaped as `scout run` shapes its own: every
+  // generating choice's next token together (the decode pass), then one piece
+  // of one prompt, cut where Session::eval cuts it (at most -b tokens, never
+  // across a chunk boundary). The CPU's and GPU's kernels are chosen by a
+  // pass's row count, and rows round alike only in passes shaped alike: so a
+  // request's text at temperature 0 is the one `scout run` prints, whatever
+  // else is running (prompt-prefix reuse aside: it starts the pieces
+  // elsewhere).
+  std::vector<engine::SeqTokens> decode;
+  std::vector<Slot*> decoding;
+  std::vector<std::array<int32_t, 1>> next_tokens(slots_.size());
   for (auto& s : slots_)
     if (s->busy() && s->generating) {
-      storage.push_back({s->next});
-      parts.push_back({s->seq, storage.back()});
-      owners.push_back(s.get());
-      --room;
+      next_tokens[decoding.size()][0] = s->next;
+      decode.push_back({s->seq, next_tokens[decoding.size()]});
+      decoding.push_back(s.get());
     }
-  // Then prompt pieces, oldest request first, in the room left.
-  std::vector<Slot*> prefilling;
-  for (auto& s : slots_)
-    if (s->busy() && !s->generating) prefilling.push_back(s.get());
-  std::sort(prefilling.begin(), prefilling.end(), [](Slot* a, Slot* b) { return a->last_used < b->last_used; });
-  std::vector<std::optional<std::vector<float>>> image_logits(slots_.size());
-  for (Slot* s : prefilling) {
-    if (room <= 0) break;
-    const vision::MediaPrompt& prompt = s->job->prepared_->prompt;
-    // The chunk holding the next prompt position (the prompt is not done: there is one).
-    auto length = [](const vision::PromptChunk& c) {
-      return c.is_image() ? c.rows : static_cast<int64_t>(c.tokens.size());
-    };
-    size_t ci = 0;
-    int64_t start = 0;
-    while (static_cast<int64_t>(s->prompt_done) >= start + length(prompt.chunks[ci])) start += length(prompt.chunks[ci++]);
-    const vision::PromptChunk& c = prompt.chunks[ci];
-    const int64_t offset = static_cast<int64_t>(s->prompt_done) - start;
-    const bool last_chunk = ci + 1 == prompt.chunks.size();
-    if (c.is_image()) {
-      // Image rows go through their own pass (input embeddings, not token ids).
-      const int64_t d = static_cast<int64_t>(model_.hparams().d_model);
-      std::span<const float> rows(c.embeddings.data() + offset * d, (c.rows - offset) * d);
-      try {
-        std::vector<float> logits = session_.eval_embeddings(rows, s->seq, last_chunk);
-        if (last_chunk) image_logits[s->seq] = std::move(logits);
-      } catch (const std::exception& e) {
-        fail_job(s->job, e.what(), 500);
-        session_.reset(s->seq);
-        s->held.clear();
-        release_slot(*s);
-        continue;
-      }
-      const std::vector<int64_t>& keys = s->job->prepared_->keys;
-      s->held.insert(s->held.end(), keys.begin() + static_cast<std::ptrdiff_t>(s->prompt_done),
-                     keys.begin() + static_cast<std::ptrdiff_t>(start + c.rows));
-      s->prompt_done = static_cast<size_t>(start + c.rows);
-      continue;
+  if (!decode.empty()) {
+    const std::vector<float> logits = pass(decode, decoding);
+    for (size_t i = 0; i < decoding.size() && !logits.empty(); ++i) {
+      decoding[i]->held.push_back(decoding[i]->next);
+      draw(*decoding[i], std::span(logits).subspan(i * n_vocab_, n_vocab_));
     }
-    int64_t take = std::min<int64_t>(room, static_cast<int64_t>(c.tokens.size()) - offset);
-    const int64_t n_past = static_cast<int64_t>(session_.n_past(s->seq));
-    if (const int64_t b = session_.kv_cache().next_chunk_boundary(n_past); b > 0) take = std::min(take, b - n_past);
-    storage.emplace_back(c.tokens.begin() + offset, c.tokens.begin() + offset + take);
-    parts.push_back({s->seq, storage.back()});
-    owners.push_back(s);
-    room -= take;
   }
 
-  std::vector<float> logits;
-  if (!parts.empty()) {
+  // The oldest request still in its prompt.
+  Slot* s = nullptr;
+  for (auto& c : slots_)
+    if (c->busy() && !c->generating && (!s || c->last_used < s->last_used)) s = c.get();
+  if (!s) return;
+  const vision::MediaPrompt& prompt = s->job->prepared_->prompt;
+  const std::vector<int64_t>& keys = s->job->prepared_->keys;
+  // The chunk holding the next prompt position (the prompt is not done: there is one).
+  auto length = [](const vision::PromptChunk& c) { return c.is_image() ? c.rows : static_cast<int64_t>(c.tokens.size()); };
+  size_t ci = 0;
+  int64_t start = 0;
+  while (static_cast<int64_t>(s->prompt_done) >= start + length(prompt.chunks[ci])) start += length(prompt.chunks[ci++]);
+  const vision::PromptChunk& c = prompt.chunks[ci];
+  const int64_t offset = static_cast<int64_t>(s->prompt_done) - start;
+  const bool last_chunk = ci + 1 == prompt.chunks.size();
+  if (c.is_image()) {
+    // Image rows go through their own pass (input embeddings, not token ids).
+    const int64_t d = static_cast<int64_t>(model_.hparams().d_model);
+    std::vector<float> logits;
     try {
-      logits = session_.eval_batch(parts);
-    } catch (const std::exception& e) {  // not expected: ids and room were checked
-      spdlog::error("forward pass failed: {}", e.what());
-      for (Slot* s : owners) {
-        fail_job(s->job, e.what(), 500);
-        session_.reset(s->seq);
-        s->held.clear();
-        release_slot(*s);
-      }
+      logits = session_.eval_embeddings(std::span(c.embeddings).subspan(offset * d), s->seq, last_chunk);
+    } catch (const std::exception& e) {
+      fail_job(s->job, e.what(), 500);
+      session_.reset(s->seq);
+      s->held.clear();
+      release_slot(*s);
       return;
     }
+    s->held.insert(s->held.end(), keys.begin() + static_cast<std::ptrdiff_t>(s->prompt_done),
+                   keys.begin() + static_cast<std::ptrdiff_t>(start + c.rows));
+    s->prompt_done = static_cast<size_t>(start + c.rows);
+    if (last_chunk) draw(*s, logits);
+    return;
   }
+  int64_t take = std::min<int64_t>(n_batch_, static_cast<int64_t>(c.tokens.size()) - offset);
+  const int64_t n_past = static_cast<int64_t>(session_.n_past(s->seq));
+  if (const int64_t b = session_.kv_cache().next_chunk_boundary(n_past); b > 0) take = std::min(take, b - n_past);
+  const engine::SeqTokens piece[1] = {{s->seq, std::span(c.tokens).subspan(static_cast<size_t>(offset), take)}};
+  Slot* owner[1] = {s};
+  const std::vector<float> logits = pass(piece, owner);
+  if (logits.empty()) return;
+  s->held.insert(s->held.end(), keys.begin() + static_cast<std::ptrdiff_t>(s->prompt_done),
+                 keys.begin() + static_cast<std::ptrdiff_t>(s->prompt_done + take));
+  s->prompt_done += static_cast<size_t>(take);
+  if (s->prompt_done == keys.size()) draw(*s, logits);
+}
 
+std::vector<float> Scheduler::pass(std::span<const engine::SeqTokens> parts, std::span<Slot* const> owners) {
+  try {
+    return session_.eval_batch(parts);
+  } catch (const std::exception& e) {  // not expected: ids and room were checked
+    spdlog::error("forward pass failed: {}", e.what());
+    for (Slot* s : owners) {
+      fail_job(s->job, e.what(), 500);
+      session_.reset(s->seq);
+      s->held.clear();
+      release_slot(*s);
+    }
+    return {};
+  }
+}
+
+void Scheduler::draw(Slot& s, std::span<const float> row) {
   const auto now = Clock::now();
-  auto draw = [&](Slot& s, std::span<const float> row) {
-    const bool first = !s.generating;
-    const std::optional<int32_t> next = s.gen->step(row, session_.n_past(s.seq), n_ctx_);
-    if (metrics_) {
-      if (first && s.index == 0)
-        metrics_->time_to_first_token(std::chrono::duration<double>(now - s.job->submitted_).count());
-      else if (!first)
-        metrics_->inter_token_latency(std::chrono::duration<double>(now - s.last_token).count());
-    }
-    s.last_token = now;
-    s.generating = true;
-    if (!next) {
-      const engine::StopReason why = s.gen->result().stop_reason;
-      finish_choice(s, why == engine::StopReason::EndOfGeneration || why == engine::StopReason::StopString ? "stop"
-                                                                                                           : "length");
-      return;
-    }
-    const engine::GenerateResult& r = s.gen->result();
-    const int64_t limit = s.job->prepared_->options.max_tokens;
-    if (limit >= 0 && static_cast<int64_t>(r.ids.size()) >= limit) {
-      // The last token is drawn: end now (its text goes out with the finish
-      // reason) rather than evaluate it for nothing.
-      s.gen->step(row, session_.n_past(s.seq), n_ctx_);
-      finish_choice(s, "length");
-      return;
-    }
-    s.next = *next;
-    if (!s.pending_text.empty()) {
-      Event e;
-      e.kind = Event::Kind::Text;
-      e.index = s.index;
-      e.text = std::move(s.pending_text);
-      s.pending_text.clear();
-      const auto& lp = s.gen->result().logprobs;
-      for (; s.logprobs_sent < lp.size(); ++s.logprobs_sent) e.logprobs.push_back(lp[s.logprobs_sent]);
-      s.job->push(std::move(e));
-    }
-  };
-
-  for (size_t i = 0; i < parts.size(); ++i) {
-    Slot& s = *owners[i];
-    const std::span<const float> row(logits.data() + i * n_vocab, n_vocab);
-    if (s.generating) {
-      s.held.push_back(s.next);
-      draw(s, row);
-      continue;
-    }
-    const std::vector<int64_t>& keys = s.job->prepared_->keys;
-    const size_t n = parts[i].tokens.size();
-    s.held.insert(s.held.end(), keys.begin() + static_cast<std::ptrdiff_t>(s.prompt_done),
-                  keys.begin() + static_cast<std::ptrdiff_t>(s.prompt_done + n));
-    s.prompt_done += n;
-    if (s.prompt_done == keys.size()) draw(s, row);
+  const bool first = !s.generating;
+  const std::optional<int32_t> next = s.gen->step(row, session_.n_past(s.seq), n_ctx_);
+  if (metrics_) {
+    if (first && s.index == 0)
+      metrics_->time_to_first_token(std::chrono::duration<double>(now - s.job->submitted_).count());
+    else if (!first)
+      metrics_->inter_token_latency(std::chrono::duration<double>(now - s.last_token).count());
   }
-  for (auto& s : slots_)
-    if (s->busy() && !s->generating && image_logits[s->seq] && s->prompt_done == s->job->prepared_->keys.size())
-      draw(*s, *image_logits[s->seq]);
+  s.last_token = now;
+  s.generating = true;
+  if (!next) {
+    const engine::StopReason why = s.gen->result().stop_reason;
+    finish_choice(s, why == engine::StopReason::EndOfGeneration || why == engine::StopReason::StopString ? "stop"
+                                                                                                         : "length");
+    return;
+  }
+  const int64_t limit = s.job->prepared_->options.max_tokens;
+  if (limit >= 0 && static_cast<int64_t>(s.gen->result().ids.size()) >= limit) {
+    // The last token is drawn: end now (its text goes out with the finish
+    // reason) rather than evaluate it for nothing.
+    s.gen->step(row, session_.n_past(s.seq), n_ctx_);
+    finish_choice(s, "length");
+    return;
+  }
+  s.next = *next;
+  if (!s.pending_text.empty()) {
+    Event e;
+    e.kind = Event::Kind::Text;
+    e.index = s.index;
+    e.text = std::move(s.pending_text);
+    s.pending_text.clear();
+    const auto& lp = s.gen->result().logprobs;
+    for (; s.logprobs_sent < lp.size(); ++s.logprobs_sent) e.logprobs.push_back(lp[s.logprobs_sent]);
+    s.job->push(std::move(e));
+  }
 }
 
 // ---------------------------------------------------------------- the thread

@@ -1,14 +1,15 @@
 // The engine side of `scout serve`: one thread that owns the model's session
 // and runs every request, with continuous batching. Requests wait in a
 // bounded queue; each choice of a running request holds a slot (a sequence of
-// the session). Every step is ONE forward pass holding the next token of
-// every generating slot plus a piece of a new prompt (chunked prefill), so a
-// new request's prompt is evaluated while the others keep generating. The
-// KV cache's blocks are shared by all slots and taken as needed: any request
-// may use the whole context; --kv-budget caps the total (requests are
-// admitted when their worst case fits). A slot keeps its KV after its request
-// ends, so a later prompt that begins with what the slot holds (a chat that
-// grows by a turn, a shared system prompt) evaluates only what is new.
+// the session). Every step is one decode pass holding the next token of every
+// generating slot (the weights read once for all of them), then one piece of
+// a new prompt (chunked prefill), so a new request's prompt is evaluated while
+// the others keep generating. The KV cache's blocks are shared by all slots
+// and taken as needed: any request may use the whole context; --kv-budget caps
+// the total (requests are admitted when their worst case fits). A slot keeps
+// its KV after its request ends, so a later prompt that begins with what the
+// slot holds (a chat that grows by a turn, a shared system prompt) evaluates
+// only what is new.
 //
 // HTTP handler threads submit() a request and read its Events from the
 // returned Job; they set Job::cancel when the client goes away.
@@ -133,8 +134,12 @@ class Scheduler {
   void admit();
   // Renders, tokenizes and encodes images for a job; throws RequestError.
   void prepare(Job& job);
-  // One forward pass for every slot with work; then their draws.
+  // A decode pass for every generating slot, then one prompt piece; their draws.
   void step();
+  // eval_batch over the parts; on failure the owners' jobs fail and {} comes back.
+  std::vector<float> pass(std::span<const engine::SeqTokens> parts, std::span<Slot* const> owners);
+  // Samples slot's next token from its logits row; streams its text, or finishes it.
+  void draw(Slot& slot, std::span<const float> row);
   void finish_choice(Slot& slot, const std::string& reason);
   void fail_job(const std::shared_ptr<Job>& job, const std::string& message, int status,
                 const std::string& param = {}, const std::string& code = {});
@@ -151,6 +156,7 @@ class Scheduler {
   engine::Session session_;
   uint64_t n_ctx_;
   int64_t n_batch_;  // tokens per forward pass (the session's n_batch)
+  size_t n_vocab_;
   size_t max_piece_bytes_ = 1;  // the longest token text in the vocabulary: a bound on bytes per token
   std::vector<std::unique_ptr<Slot>> slots_;
   uint64_t tick_ = 0;  // admissions so far: a slot's last_used

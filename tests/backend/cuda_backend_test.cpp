@@ -584,12 +584,14 @@ TEST(DeviceSelection, NamesAndResolution) {
 }
 
 TEST(DeviceSelection, CommandLine) {
-  const test::CommandResult bad = test::run_scout({"run", "-p", "hi", "-n", "2", "--device", "gpu"});
+  // The Llama 4 default, named (`run` alone uses stories260K).
+  const std::string model = test::default_model_path();
+  const test::CommandResult bad = test::run_scout({"run", "-m", model, "-p", "hi", "-n", "2", "--device", "gpu"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("--device"), std::string::npos) << bad.err;
-  const test::CommandResult cpu = test::run_scout({"run", "-p", "hi", "-n", "2", "--device", "cpu"});
+  const test::CommandResult cpu = test::run_scout({"run", "-m", model, "-p", "hi", "-n", "2", "--device", "cpu"});
   EXPECT_EQ(cpu.exit_code, 0) << cpu.err;
-  const test::CommandResult cuda = test::run_scout({"run", "-p", "hi", "-n", "2", "--device", "cuda"});
+  const test::CommandResult cuda = test::run_scout({"run", "-m", model, "-p", "hi", "-n", "2", "--device", "cuda"});
   if (cuda_device_count() > 0) {
     EXPECT_EQ(cuda.exit_code, 0) << cuda.err;
     EXPECT_FALSE(cuda.out.empty());

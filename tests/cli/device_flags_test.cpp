@@ -18,9 +18,9 @@ using nlohmann::json;
 int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 TEST(DevicePlacementCli, NglBeyondTheLayersIsOneErrorLine) {
-  // The embedded default model has 4 layers.
+  // The embedded default model has 4 layers (named: `run` alone uses the 5-layer stories260K).
   for (const std::string flag : {"-ngl", "--n-gpu-layers"}) {
-    const CommandResult r = run_scout({"run", "-p", "hi", "-n", "2", flag, "5"});
+    const CommandResult r = run_scout({"run", "-m", default_model_path(), "-p", "hi", "-n", "2", flag, "5"});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("-ngl 5: the model has 4 layers"), std::string::npos) << r.err;
     EXPECT_EQ(lines(r.err), 1) << r.err;
@@ -44,9 +44,11 @@ TEST(DevicePlacementCli, CpuMoeOnADenseModelIsOneErrorLine) {
 
 // On the CPU the GPU placement flags change nothing: the run goes on, with a warning.
 TEST(DevicePlacementCli, PlacementFlagsOnTheCpuWarnAndRun) {
-  const CommandResult plain = run_scout({"run", "-p", "hi", "-n", "4", "--temp", "0", "--device", "cpu"});
-  const CommandResult placed =
-      run_scout({"run", "-p", "hi", "-n", "4", "--temp", "0", "--device", "cpu", "-ngl", "2", "--cpu-moe"});
+  // The MoE Llama 4 default (named: `run` alone uses the dense stories260K, which --cpu-moe refuses).
+  const std::string model = default_model_path();
+  const CommandResult plain = run_scout({"run", "-m", model, "-p", "hi", "-n", "4", "--temp", "0", "--device", "cpu"});
+  const CommandResult placed = run_scout(
+      {"run", "-m", model, "-p", "hi", "-n", "4", "--temp", "0", "--device", "cpu", "-ngl", "2", "--cpu-moe"});
   ASSERT_EQ(placed.exit_code, 0) << placed.err;
   EXPECT_EQ(placed.out, plain.out);
   EXPECT_NE(placed.err.find("on the CPU they change nothing"), std::string::npos) << placed.err;

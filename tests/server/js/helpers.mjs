@@ -5,13 +5,17 @@
 //
 // Environment:
 //   SCOUT_BIN           path to build/scout (default: ../../../build/scout)
-//   SCOUT_SERVER_MODEL  GGUF the servers load (default: models/default.gguf
-//                       beside SCOUT_BIN, else one made with `scout make-model
-//                       --preset default` in a temporary folder)
+//   SCOUT_SERVER_MODEL  GGUF the servers load (default: one made with `scout
+//                       make-model --preset default --type f16` in a temporary
+//                       folder: f16 weights take the float matmul path, whose
+//                       rows round alike in passes of any size, so the server's
+//                       text equals the CLI's even where a prompt reuses a
+//                       slot's KV; quantized weights meet that only on CPUs
+//                       whose kernels do not change with a pass's row count)
 //   SCOUT_TEST_THREADS  -t for the servers and the CLI runs (default 1: the
 //                       tiny model needs no more, and ctest runs tests side by side)
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,16 +32,15 @@ const childEnv = { ...process.env, OMP_WAIT_POLICY: 'passive' };
 
 let modelPromise = null;
 // The model every test server loads: llama4 (so `--chat` applies the llama4
-// template), random weights, builtin byte-level vocabulary, ~9 MiB.
+// template), random f16 weights, builtin byte-level vocabulary.
 export function modelPath() {
   if (!modelPromise) {
     modelPromise = (async () => {
       if (process.env.SCOUT_SERVER_MODEL) return process.env.SCOUT_SERVER_MODEL;
-      const beside = path.join(path.dirname(SCOUT_BIN), 'models', 'default.gguf');
-      if (existsSync(beside)) return beside;
       const dir = mkdtempSync(path.join(tmpdir(), 'scout-server-test-'));
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
       const out = path.join(dir, 'default.gguf');
-      await execScout(['make-model', '--preset', 'default', '--seed', '1', '-o', out]);
+      await execScout(['make-model', '--preset', 'default', '--type', 'f16', '--seed', '1', '-o', out]);
       return out;
     })();
   }

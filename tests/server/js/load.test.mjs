@@ -185,7 +185,10 @@ function summarize(outcomes) {
   return by;
 }
 
-async function allSlotsIdle(timeoutMs = 5000) {
+// A plain (non-streamed) request whose client left is noticed at the server's
+// next keep-alive write (a space every 0.5 s once the answer takes over 1 s):
+// seconds, more on a loaded machine.
+async function allSlotsIdle(timeoutMs = 15000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const p = await (await server.fetch('/props')).json();
