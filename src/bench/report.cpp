@@ -1,5 +1,7 @@
 #include "bench/report.h"
 
+#include "bench/table_text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,51 +12,6 @@ namespace scout::bench {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// Columns a string takes in a terminal: UTF-8 code points ("±" is one).
-size_t display_width(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
-
-struct Column {
-  explicit Column(std::string h, bool r = true) : header(std::move(h)), right(r) {}
-  std::string header;
-  bool right;  // numbers right-aligned, names left
-  std::vector<std::string> cells;
-};
-
-// Columns padded to their widest cell, with the alignment row markdown wants.
-std::string render_table(const std::vector<Column>& cols) {
-  std::vector<size_t> width;
-  for (const Column& c : cols) {
-    size_t w = std::max<size_t>(display_width(c.header), 3);
-    for (const std::string& s : c.cells) w = std::max(w, display_width(s));
-    width.push_back(w);
-  }
-  std::string out;
-  // One cell padded to its column (appends only: GCC 12 warns falsely on
-  // chains of string operator+ at -O3).
-  auto cell = [&](const std::string& s, size_t i) {
-    const size_t fill = width[i] - std::min(width[i], display_width(s));
-    out += ' ';
-    if (cols[i].right) out.append(fill, ' ');
-    out += s;
-    if (!cols[i].right) out.append(fill, ' ');
-    out += " |";
-  };
-  out += '|';
-  for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].header, i);
-  out += "\n|";
-  for (size_t i = 0; i < cols.size(); ++i) cell(std::string(width[i] - 1, '-') + (cols[i].right ? ':' : '-'), i);
-  out += '\n';
-  const size_t rows = cols.empty() ? 0 : cols[0].cells.size();
-  for (size_t r = 0; r < rows; ++r) {
-    out += '|';
-    for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].cells[r], i);
-    out += '\n';
-  }
-  return out;
-}
 
 std::string binary_size_text(uint64_t b) {
   if (b >= (uint64_t{1} << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1 << 30));
@@ -177,27 +134,6 @@ json test_json(const Report& rep, const TestResult& r) {
   return j;
 }
 
-std::string csv_cell(const json& v) {
-  if (v.is_null()) return "";
-  if (v.is_array()) {  // samples: "a;b;c"
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (i) s += ';';
-      s += csv_cell(v[i]);
-    }
-    return s;
-  }
-  if (!v.is_string()) return v.dump();
-  const std::string s = v.get<std::string>();
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q += '"';  // "" inside quotes
-    q += c;
-  }
-  q += '"';
-  return q;
-}
 
 }  // namespace
 

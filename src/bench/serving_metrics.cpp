@@ -4,6 +4,8 @@
 // (serving_bench.cpp) so that it builds into scout_lib and its tests need no server.
 #include "bench/serving_metrics.h"
 
+#include "bench/table_text.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,65 +17,11 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-// ---- tables and cells -----------------------------------------------------------
-
-size_t display_width(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
-
-struct Column {
-  explicit Column(std::string h) : header(std::move(h)) {}
-  std::string header;
-  std::vector<std::string> cells;
-};
-
-// Markdown, as report.cpp's tables: every column right-aligned (all numbers).
-std::string render_table(const std::vector<Column>& cols) {
-  std::vector<size_t> width;
-  for (const Column& c : cols) {
-    size_t w = std::max<size_t>(display_width(c.header), 3);
-    for (const std::string& s : c.cells) w = std::max(w, display_width(s));
-    width.push_back(w);
-  }
-  std::string out;
-  auto cell = [&](const std::string& s, size_t i) {
-    out += ' ';
-    out.append(width[i] - std::min(width[i], display_width(s)), ' ');
-    out += s;
-    out += " |";
-  };
-  out += '|';
-  for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].header, i);
-  out += "\n|";
-  for (size_t i = 0; i < cols.size(); ++i) cell(std::string(width[i] - 1, '-') + ':', i);
-  out += '\n';
-  const size_t rows = cols.empty() ? 0 : cols[0].cells.size();
-  for (size_t r = 0; r < rows; ++r) {
-    out += '|';
-    for (size_t i = 0; i < cols.size(); ++i) cell(cols[i].cells[r], i);
-    out += '\n';
-  }
-  return out;
-}
-
 double scaling(const ServingReport& rep, const LevelMetrics& m) {
   const LevelMetrics* b = rep.base();
   return b && b->output_throughput > 0 ? m.output_throughput / b->output_throughput : 0.0;
 }
 
-std::string csv_cell(const ojson& v) {
-  if (v.is_null()) return "";
-  if (!v.is_string()) return v.dump();
-  const std::string s = v.get<std::string>();
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"') q += '"';
-    q += c;
-  }
-  q += '"';
-  return q;
-}
 
 }  // namespace
 
