@@ -123,4 +123,15 @@ PositionAgreement compare_positions(const std::vector<float>& ours, const std::v
   return a;
 }
 
+std::string base64(const std::vector<uint8_t>& bytes) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const uint32_t n = bytes.size() - i;
+    const uint32_t g = uint32_t(bytes[i]) << 16 | (n > 1 ? uint32_t(bytes[i + 1]) << 8 : 0) | (n > 2 ? bytes[i + 2] : 0);
+    for (uint32_t k = 0; k < 4; ++k) out += k <= n ? kAlphabet[(g >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
+}
+
 }  // namespace scout::test

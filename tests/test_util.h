@@ -46,6 +46,8 @@ class TempDir {
 };
 
 std::vector<uint8_t> read_file(const std::string& path);
+// Standard base64 with '=' padding (for data: URIs in requests and batch lines).
+std::string base64(const std::vector<uint8_t>& bytes);
 // A file of raw little-endian float32 values (the oracles' .f32 dumps).
 std::vector<float> read_floats(const std::string& path);
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);

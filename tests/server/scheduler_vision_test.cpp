@@ -19,17 +19,6 @@ std::string tiny_model() { return test::shared_dir() + "/testdata/llama4-tiny/ll
 std::string mmproj() { return test::vision_oracle_dir() + "mmproj-llama4-vision-tiny-f16.gguf"; }
 std::string grad() { return test::vision_oracle_dir() + "images/grad-256x192.png"; }
 
-std::string base64(const std::vector<uint8_t>& bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t n = bytes.size() - i;
-    const uint32_t g = uint32_t(bytes[i]) << 16 | (n > 1 ? uint32_t(bytes[i + 1]) << 8 : 0) | (n > 2 ? bytes[i + 2] : 0);
-    for (uint32_t k = 0; k < 4; ++k) out += k <= n ? kAlphabet[(g >> (18 - 6 * k)) & 63] : '=';
-  }
-  return out;
-}
-
 struct Answer {
   std::string text, error;
   int status = 0;
@@ -81,7 +70,7 @@ TEST(SchedulerVision, AnImageAnswersAsScoutRunDoesAndIsReused) {
   so.n_ctx = 2048;
   so.n_threads = 2;
   Scheduler s(*model, so, o, nullptr);
-  const std::string uri = "data:image/png;base64," + base64(test::read_file(grad()));
+  const std::string uri = "data:image/png;base64," + test::base64(test::read_file(grad()));
 
   const Answer first = answer(*s.submit(ask(uri, "Describe this image.")));
   ASSERT_TRUE(first.error.empty()) << first.error;
