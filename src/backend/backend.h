@@ -211,6 +211,15 @@ class Backend {
   virtual void run_pass(uint64_t key, const std::function<void()>& ops) { (void)key; ops(); }
   // Makes the pass's KV tables visible to the kv ops (a GPU uploads them); before run_pass.
   virtual void begin_pass(const KvPass& kv) = 0;
+  // Row groups: kernels are chosen by row counts, and kernels round
+  // differently. A backend that answers true picks them per sequence inside a
+  // pass: a matmul over the pass's rows by each segment's row count, a
+  // moe_ffn by each sequence's rows routed to the expert, the output head over
+  // one row per sequence by one row. Then a sequence's results are the same
+  // bits whatever shares its pass (other jobs' prompts, decode rows), as in a
+  // pass of its own. false (GPUs): by the pass's total, so a sequence's rows
+  // round as alone only where the total picks the same kernels.
+  virtual bool rounds_groups_alone() const { return false; }
 
   // --- ops ---
   // y[t][o] = sum_i W[o][i] * x[t][i]. x is [n][w.n_in], y is [n][w.n_out]; y must not alias x.

@@ -44,8 +44,10 @@ class ProfilingBackend final : public Backend {
   std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) override {
     return inner_->make_kv_pool(layout, storage);
   }
-  // Not recorded: each op is timed on its own, which a replayed recording would hide.
-  void run_pass(uint64_t, const std::function<void()>& ops) override { ops(); }
+  // Not recorded (key 0): each op is timed on its own, which a replayed
+  // recording would hide; the inner backend still sees the pass.
+  void run_pass(uint64_t, const std::function<void()>& ops) override { inner_->run_pass(0, ops); }
+  bool rounds_groups_alone() const override { return inner_->rounds_groups_alone(); }
   void begin_pass(const KvPass& kv) override { inner_->begin_pass(kv); }
 
   void matmul(const Weight& w, const Tensor& x, const Tensor& y) override {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <stdexcept>
@@ -57,14 +58,21 @@ struct Runner::Slot {
   const Job* job = nullptr;
   uint64_t seed = 0;
   std::unique_ptr<engine::Generation> gen;
-  int32_t next = 0;  // the token to evaluate next
+  // A text prompt still being evaluated: its tokens, how many are in the KV,
+  // and when its first piece went in.
+  std::vector<int32_t> prompt;
+  size_t prompt_done = 0;
+  Clock::time_point prompt_start;
+  bool generating = false;  // the prompt is done: `next` is the token to evaluate
+  int32_t next = 0;
 };
 
 Runner::Runner(const Model& model, const engine::SessionOptions& session, RunDefaults defaults, uint32_t n_parallel)
     : model_(model),
       defaults_(std::move(defaults)),
       tok_(tokenizer::Tokenizer::from_gguf(model.file())),
-      session_(model, with_sequences(session, n_parallel)) {}
+      session_(model, with_sequences(session, n_parallel)),
+      n_batch_(std::max<int64_t>(1, session.n_batch)) {}
 
 const chat::ChatTemplate& Runner::chat_template() {
   if (!chat_resolved_) {
@@ -155,24 +163,21 @@ std::optional<json> Runner::start(const Job& job, Slot& slot) {
     slot.gen = std::make_unique<engine::Generation>(*tok, ids, std::move(go));
 
     session_.reset(slot.seq);
-    const auto t0 = Clock::now();
-    std::optional<int32_t> next;
-    if (images) {  // text and image rows, chunk by chunk; then the full logits
-      const std::vector<float> logits = vision::eval_media_prompt(session_, prompt, slot.seq);
-      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      slot.gen->result().prompt_ids = prompt.positions();  // prompt_tokens counts image rows too
-      next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx());
-    } else if (const int k = slot.gen->candidates(); k > 0) {  // only the top k come back from the backend
-      const engine::TopTokens top = session_.eval_top(ids, k, slot.seq);
-      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      next = slot.gen->step(top.row_ids(0), top.row_logits(0), session_.n_past(slot.seq), session_.n_ctx());
-    } else {
-      const std::vector<float> logits = session_.eval_seq(slot.seq, ids);
-      slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx());
+    if (!images) {  // evaluated piece by piece in prefill(), with other jobs' pieces
+      slot.prompt = ids;
+      slot.prompt_done = 0;
+      slot.generating = false;
+      return std::nullopt;
     }
-    if (next) {
+    // Text and image rows, chunk by chunk, on their own; then the full logits.
+    const auto t0 = Clock::now();
+    const std::vector<float> logits = vision::eval_media_prompt(session_, prompt, slot.seq);
+    ++passes_.prompt;
+    slot.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    slot.gen->result().prompt_ids = prompt.positions();  // prompt_tokens counts image rows too
+    if (const std::optional<int32_t> next = slot.gen->step(logits, session_.n_past(slot.seq), session_.n_ctx())) {
       slot.next = *next;
+      slot.generating = true;
       return std::nullopt;
     }
     return finish(slot);
@@ -199,12 +204,97 @@ json Runner::finish(Slot& slot) {
             {"generate_tokens_per_s", r.generated_tokens_per_second()}}}};
 }
 
+void Runner::prefill(std::vector<Slot>& active, const std::function<void(Slot&, std::optional<json>)>& done) {
+  // Each prompt is cut into the pieces eval_seq cuts it into alone (up to
+  // n_batch tokens, never across a chunk boundary), and the pieces of several
+  // jobs share one pass, oldest job first, up to the batch size. On the CPU a
+  // job's rows then round as they do alone (Session::mixed_passes_exact: its
+  // kernels are picked per sequence). A GPU picks them by the pass's rows:
+  // there a piece of fewer than kAloneBelow tokens, which alone runs the
+  // small-batch kernels, keeps a pass of its own, and the larger ones, which
+  // alone run the large-batch kernels, run them together too.
+  constexpr int64_t kAloneBelow = 16;
+  const bool mix_any = session_.mixed_passes_exact();
+  const int64_t limit = std::max<int64_t>(n_batch_, session_.n_seq());
+  std::vector<Slot*> order;
+  for (Slot& s : active)
+    if (!s.generating) order.push_back(&s);
+  std::sort(order.begin(), order.end(), [](const Slot* a, const Slot* b) { return a->index < b->index; });
+
+  auto piece = [&](const Slot& s) {
+    const int64_t n_past = static_cast<int64_t>(session_.n_past(s.seq));
+    int64_t m = std::min<int64_t>(n_batch_, static_cast<int64_t>(s.prompt.size() - s.prompt_done));
+    if (const int64_t b = session_.kv_cache().next_chunk_boundary(n_past); b >= 0) m = std::min(m, b - n_past);
+    return m;
+  };
+  // One pass over these slots' pieces; then the ones whose prompt is done draw their first token.
+  auto pass = [&](const std::vector<Slot*>& owners, const std::vector<int64_t>& sizes) {
+    std::vector<engine::SeqTokens> parts;
+    const auto now = Clock::now();
+    for (size_t i = 0; i < owners.size(); ++i) {
+      Slot& s = *owners[i];
+      if (s.prompt_done == 0) s.prompt_start = now;
+      parts.push_back({s.seq, std::span<const int32_t>(s.prompt).subspan(s.prompt_done, static_cast<size_t>(sizes[i]))});
+    }
+    std::vector<float> logits;
+    try {
+      logits = session_.eval_batch(parts);
+      ++passes_.prompt;
+    } catch (const std::exception& e) {  // not expected: ids and room were checked
+      for (Slot* s : owners) done(*s, error_result(*s->job, e.what()));
+      return;
+    }
+    const size_t n_vocab = model_.hparams().n_vocab;
+    for (size_t i = 0; i < owners.size(); ++i) {
+      Slot& s = *owners[i];
+      s.prompt_done += static_cast<size_t>(sizes[i]);
+      if (s.prompt_done < s.prompt.size()) continue;
+      s.gen->result().prompt_seconds = std::chrono::duration<double>(Clock::now() - s.prompt_start).count();
+      s.prompt.clear();
+      s.prompt.shrink_to_fit();
+      const std::optional<int32_t> next = s.gen->step(std::span<const float>(logits.data() + i * n_vocab, n_vocab),
+                                                      session_.n_past(s.seq), session_.n_ctx());
+      if (next) {
+        s.next = *next;
+        s.generating = true;
+      } else {
+        done(s, std::nullopt);
+      }
+    }
+  };
+
+  std::vector<Slot*> shared;
+  std::vector<int64_t> sizes;
+  int64_t room = limit;
+  for (Slot* s : order) {
+    const int64_t m = piece(*s);
+    if (m < kAloneBelow && !mix_any) {
+      pass({s}, {m});
+    } else if (m <= room) {
+      shared.push_back(s);
+      sizes.push_back(m);
+      room -= m;
+    }  // else: a later step
+  }
+  if (!shared.empty()) pass(shared, sizes);
+}
+
 void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
   InOrder out(jobs.size(), emit);
   std::vector<uint32_t> free_seqs;
   for (uint32_t s = session_.n_seq(); s-- > 0;) free_seqs.push_back(s);
   std::vector<Slot> active;
   const size_t n_vocab = model_.hparams().n_vocab;
+  // A slot is over: its result (an error; nullopt: finish()), its sequence free.
+  std::vector<size_t> over;  // indices into active, swept after each phase
+  auto sweep = [&] {
+    if (over.empty()) return;
+    std::vector<Slot> still;
+    for (size_t i = 0; i < active.size(); ++i)
+      if (std::find(over.begin(), over.end(), i) == over.end()) still.push_back(std::move(active[i]));
+    active = std::move(still);
+    over.clear();
+  };
 
   for (size_t next_job = 0;;) {
     // Jobs start in input order as sequences free up, so the earliest job not
@@ -222,47 +312,64 @@ void Runner::run(const std::vector<const Job*>& jobs, const Emit& emit) {
     }
     if (active.empty()) break;
 
-    // One new token for every job in flight, in one forward pass. When every
-    // job samples from its top k, only the largest k per job come back.
+    // Pieces of the prompts still being evaluated, several jobs' in one pass.
+    prefill(active, [&](Slot& s, std::optional<json> error) {
+      if (error) session_.reset(s.seq);
+      free_seqs.push_back(s.seq);
+      out.put(s.index, error ? std::move(*error) : finish(s));
+      over.push_back(static_cast<size_t>(&s - active.data()));
+    });
+    sweep();
+
+    // One new token for every generating job, in one forward pass of its own
+    // (so its rows run the kernels they run alone). When every job samples
+    // from its top k, only the largest k per job come back.
     std::vector<engine::SeqToken> steps;
+    std::vector<size_t> rows;  // the active slot of each step
     int k = 0;
     bool every_top = true;
-    for (const Slot& s : active) {
+    for (size_t i = 0; i < active.size(); ++i) {
+      const Slot& s = active[i];
+      if (!s.generating) continue;
       steps.push_back({s.seq, s.next});
+      rows.push_back(i);
       every_top = every_top && s.gen->candidates() > 0;
       k = std::max(k, s.gen->candidates());
     }
+    if (steps.empty()) continue;
     if (!every_top) k = 0;
     std::vector<float> logits;
     engine::TopTokens top;
     try {
       if (k > 0) top = session_.decode_top(steps, k);
       else logits = session_.decode(steps);
+      ++passes_.decode;
     } catch (const std::exception& e) {  // not expected: ids and room were checked
-      for (Slot& s : active) {
+      for (size_t i : rows) {
+        Slot& s = active[i];
         session_.reset(s.seq);
         free_seqs.push_back(s.seq);
         out.put(s.index, error_result(*s.job, e.what()));
+        over.push_back(i);
       }
-      active.clear();
+      sweep();
       continue;
     }
-    std::vector<Slot> still;
-    for (size_t i = 0; i < active.size(); ++i) {
-      Slot& s = active[i];
+    for (size_t r = 0; r < rows.size(); ++r) {
+      Slot& s = active[rows[r]];
       const std::optional<int32_t> next =
-          top.k > 0 ? s.gen->step(top.row_ids(i), top.row_logits(i), session_.n_past(s.seq), session_.n_ctx())
-                    : s.gen->step(std::span<const float>(logits.data() + i * n_vocab, n_vocab), session_.n_past(s.seq),
+          top.k > 0 ? s.gen->step(top.row_ids(r), top.row_logits(r), session_.n_past(s.seq), session_.n_ctx())
+                    : s.gen->step(std::span<const float>(logits.data() + r * n_vocab, n_vocab), session_.n_past(s.seq),
                                   session_.n_ctx());
       if (next) {
         s.next = *next;
-        still.push_back(std::move(s));
       } else {
         free_seqs.push_back(s.seq);
         out.put(s.index, finish(s));
+        over.push_back(rows[r]);
       }
     }
-    active = std::move(still);
+    sweep();
   }
 }
 

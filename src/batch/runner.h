@@ -1,10 +1,13 @@
 // Runs `scout batch` jobs on one loaded model and one session, turning each
 // into its result object, or an error object for a job that cannot run.
 // Up to n_parallel jobs are in flight, each in its own sequence of the
-// session: a new job's prompt is evaluated on its own, then every running job
-// gets its next token in one shared forward pass (the weights are read once
-// for all of them). Per job the math is the same at any n_parallel, so greedy
-// output does not depend on it.
+// session. Each step evaluates pieces of the prompts still in flight, several
+// jobs' in one forward pass (oldest job first, up to the batch size), then
+// gives every generating job its next token in another shared pass (the
+// weights are read once for all of them). A job's prompt is cut into the
+// pieces it is cut into alone, and on the CPU each job's rows pick their
+// kernels as if alone (Backend::rounds_groups_alone), so per job the math is
+// the same at any n_parallel: greedy output does not depend on it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -67,13 +70,26 @@ class Runner {
   uint64_t n_ctx() const { return session_.n_ctx(); }
   uint32_t n_parallel() const { return session_.n_seq(); }
 
+  // Forward passes run so far: over prompt pieces (one per step however many
+  // jobs' pieces it holds, plus one per image job and per piece of fewer than
+  // 16 tokens), and decode steps.
+  struct Passes {
+    uint64_t prompt = 0;
+    uint64_t decode = 0;
+  };
+  Passes passes() const { return passes_; }
+
  private:
   struct Slot;  // a job in flight and its sequence
 
-  // Tokenizes the job and evaluates its prompt in the slot's sequence. Returns
-  // its result when it is over already (an error, or no token to generate);
-  // nullopt: it is in flight, slot.next is its next token to evaluate.
+  // Tokenizes the job and readies its sequence; a prompt with images is
+  // evaluated now, on its own. Returns its result when it is over already (an
+  // error, or no token to generate); nullopt: it is in flight, with its text
+  // prompt to evaluate (slot.prompt) or generating (slot.next is its next token).
   std::optional<nlohmann::ordered_json> start(const Job& job, Slot& slot);
+  // One step of prompt evaluation for the active slots not yet generating;
+  // `done` gets each slot that ends there (an error; nullopt: it drew no token).
+  void prefill(std::vector<Slot>& active, const std::function<void(Slot&, std::optional<nlohmann::ordered_json>)>& done);
   nlohmann::ordered_json finish(Slot& slot);
   // The prompt's tokens and image rows, and the tokenizer whose end-of-generation set applies.
   vision::MediaPrompt prompt_for(const Job& job, const tokenizer::Tokenizer*& tok);
@@ -84,6 +100,8 @@ class Runner {
   RunDefaults defaults_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   engine::Session session_;
+  int64_t n_batch_;
+  Passes passes_;
   // Resolved on the first "messages" job: the template, and a tokenizer that
   // also ends generation at its end-of-turn tokens; or why there is none.
   bool chat_resolved_ = false;

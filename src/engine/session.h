@@ -96,6 +96,11 @@ class Session {
   // want_logits, else nothing (the output head is skipped). Throws like eval.
   std::vector<float> eval_embeddings(std::span<const float> rows, uint32_t seq = 0, bool want_logits = false);
 
+  // Whether each sequence's rows come out as in a pass of their own, whatever
+  // shares the pass (Backend::rounds_groups_alone: the CPU). Else only parts
+  // large enough to pick the large-batch kernels alone may share a pass exactly.
+  bool mixed_passes_exact() const { return be_.rounds_groups_alone(); }
+
   uint64_t n_past(uint32_t seq = 0) const { return static_cast<uint64_t>(kv_.seq_len(seq)); }
   uint64_t n_ctx() const { return n_ctx_; }  // per sequence
   uint32_t n_seq() const { return kv_.config().n_seq; }

@@ -73,6 +73,53 @@ TEST(BatchRunner, ParallelJobsGetTheTextTheyGetAlone) {
   }
 }
 
+// Prompts of several jobs share forward passes: with every job in flight at
+// once, all five prompts (one of them shorter than a panel of 16 rows) go
+// through one pass, and each job still gets exactly the text it gets alone.
+// The default model's weights are Q8_0: on a CPU with AVX-512 VNNI the long
+// prompts' rows take the panel kernels and the short one's the row kernels,
+// as they do alone (and so do their experts' shares).
+TEST(BatchRunner, PromptsOfSeveralJobsShareAPass) {
+  const auto model = Model::load(test::default_model_path());
+  std::vector<Job> jobs;
+  for (int i = 0; i < 5; ++i) {
+    Job j;
+    j.line = static_cast<size_t>(i + 1);
+    j.id = i;
+    j.prompt_is_tokens = true;
+    const int n = i == 4 ? 5 : 20 + 3 * i;  // the last one is short
+    for (int t = 0; t < n; ++t) j.prompt_tokens.push_back(10 + (i * 37 + t * 11) % 200);
+    j.overrides.max_tokens = 4 + i;
+    j.overrides.temperature = 0.0f;
+    jobs.push_back(std::move(j));
+  }
+  std::vector<const Job*> todo;
+  for (const Job& j : jobs) todo.push_back(&j);
+  engine::SessionOptions so;
+  so.n_ctx = 64;
+  so.n_threads = 1;
+  auto run = [&](uint32_t n_parallel, Runner::Passes& passes) {
+    Runner runner(*model, so, RunDefaults{}, n_parallel);
+    std::vector<json> out;
+    runner.run(todo, [&](const json& r) { out.push_back(r); });
+    passes = runner.passes();
+    return out;
+  };
+  Runner::Passes alone, together;
+  const std::vector<json> one = run(1, alone);
+  const std::vector<json> five = run(5, together);
+  EXPECT_EQ(alone.prompt, 5u);
+  EXPECT_EQ(together.prompt, 1u);
+  EXPECT_EQ(together.decode, 8u);  // one per token of the longest job (8)
+  ASSERT_EQ(five.size(), jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    EXPECT_EQ(five[i]["id"], jobs[i].id);
+    EXPECT_EQ(five[i]["prompt_tokens"], jobs[i].prompt_tokens.size()) << i;
+    EXPECT_EQ(five[i]["completion_tokens"], 4 + i) << i;
+    EXPECT_EQ(five[i]["text"], one[i]["text"]) << i;
+  }
+}
+
 TEST(BatchRunner, OneJobOnItsOwn) {
   const auto model = Model::load(test::default_model_path());
   engine::SessionOptions so;

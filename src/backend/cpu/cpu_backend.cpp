@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <numeric>
+#include <span>
 #include <stdexcept>
 #include <vector>
 
@@ -59,13 +61,31 @@ class CpuBackend final : public Backend {
   std::unique_ptr<KvPool> make_kv_pool(const KvLayout& layout, const KvStorage& storage) override {
     return std::make_unique<cpu::CpuKvPool>(layout, storage.dir);
   }
-  void begin_pass(const KvPass&) override {}
+  // The pass's sequences are its row groups (backend.h): kernels are picked per group.
+  void begin_pass(const KvPass& kv) override {
+    pass_groups_.clear();
+    pass_row_group_.clear();
+    for (const KvSegment& s : kv.segs) {
+      pass_groups_.push_back(s.n_rows);
+      pass_row_group_.insert(pass_row_group_.end(), static_cast<size_t>(s.n_rows),
+                             static_cast<int32_t>(pass_groups_.size() - 1));
+    }
+  }
+  void run_pass(uint64_t, const std::function<void()>& ops) override {
+    struct InPass {  // the groups apply inside the pass only, even if an op throws
+      bool& flag;
+      explicit InPass(bool& f) : flag(f) { flag = true; }
+      ~InPass() { flag = false; }
+    } in_pass(in_pass_);
+    ops();
+  }
+  bool rounds_groups_alone() const override { return true; }
 
   // --- ops ---
   void matmul(const Weight& w, const Tensor& x, const Tensor& y) override {
     check_shape("matmul (x)", x, x.rows, w.n_in);
     check_shape("matmul (y)", y, x.rows, w.n_out);
-    mm_.run(w, ptr<float>(x), ptr<float>(y), x.rows);
+    mm_.run(w, ptr<float>(x), ptr<float>(y), x.rows, groups_of(x.rows));
   }
 
   void embed(const Weight& w, const Tensor& ids, const Tensor& out) override {
@@ -302,6 +322,22 @@ class CpuBackend final : public Backend {
  private:
   int threads_for(int64_t work) const { return mm_.threads_for(work); }
 
+  // The row groups of a matmul over n rows inside a pass (backend.h): the
+  // pass's rows, one group per sequence; or one row per sequence (the output
+  // head's last rows), each its own group. Outside a pass: one group.
+  std::span<const int64_t> groups_of(int64_t n) {
+    if (!in_pass_ || pass_groups_.size() < 2) return {};
+    if (n == static_cast<int64_t>(pass_row_group_.size())) return pass_groups_;
+    if (n == static_cast<int64_t>(pass_groups_.size())) {
+      ones_.assign(static_cast<size_t>(n), 1);
+      return ones_;
+    }
+    return {};
+  }
+  bool in_pass_ = false;
+  std::vector<int64_t> pass_groups_, ones_;
+  std::vector<int32_t> pass_row_group_;  // the group of each row of the pass
+
   std::unique_ptr<cpu::CpuKvPool> dense_kv_;  // attention_dense's keys and values, in f32
 
   // The k largest of v[0..n) into idx[0..k), descending, ties to the lower
@@ -398,6 +434,15 @@ void CpuBackend::moe_ffn(const ExpertWeights& w, const Tensor& experts, const Te
     const auto& u = users[static_cast<size_t>(e)];
     if (u.empty()) continue;
     const int64_t m = static_cast<int64_t>(u.size());
+    // The expert's rows by sequence (they are in token order), so each
+    // sequence's share runs the kernel it runs when its pass is its own.
+    std::vector<int64_t> groups;
+    if (in_pass_ && n == static_cast<int64_t>(pass_row_group_.size()))
+      for (int64_t i = 0; i < m; ++i) {
+        const int32_t g = pass_row_group_[static_cast<size_t>(u[i].first)];
+        if (i > 0 && g == pass_row_group_[static_cast<size_t>(u[i - 1].first)]) ++groups.back();
+        else groups.push_back(1);
+      }
     float* in = cpu::thread_buffer(moe_in_, static_cast<size_t>(m * d));
     float* g = cpu::thread_buffer(moe_gate_, static_cast<size_t>(m * F));
     float* up = cpu::thread_buffer(moe_up_, static_cast<size_t>(m * F));
@@ -408,10 +453,10 @@ void CpuBackend::moe_ffn(const ExpertWeights& w, const Tensor& experts, const Te
       const float* src = xp + u[i].first * d;
       for (int64_t c = 0; c < d; ++c) in[i * d + c] = s * src[c];
     }
-    mm_.run(w.gate.rows(e * F, F), in, g, m);
-    mm_.run(w.up.rows(e * F, F), in, up, m);
+    mm_.run(w.gate.rows(e * F, F), in, g, m, groups);
+    mm_.run(w.up.rows(e * F, F), in, up, m, groups);
     swiglu(g, up, g, m * F);
-    mm_.run(w.down.rows(e * d, d), g, y, m);
+    mm_.run(w.down.rows(e * d, d), g, y, m, groups);
     // Rows of one expert are distinct tokens, so they scatter in parallel.
 #pragma omp parallel for num_threads(threads_for(m * d / 16384)) schedule(static)
     for (int64_t i = 0; i < m; ++i) {

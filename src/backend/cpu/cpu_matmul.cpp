@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <stdexcept>
 #include <vector>
 
 #include "backend/cpu/cpu_math.h"
@@ -20,12 +21,10 @@ namespace scout::backend::cpu {
 
 namespace {
 
-// Batches from this many rows use the 16-token panel kernels where the CPU has
-// them. Panels round differently from the row kernels, so a row's result
-// would depend on how many rows share its batch: below this threshold it does
-// not, which keeps `scout batch --parallel N` (N < 16) decoding exactly what
-// each job decodes alone. Prompt batches, and the experts' share of them, are
-// mostly larger.
+// Groups of rows from this many on use the 16-token panel kernels where the
+// CPU has them. Panels round differently from the row kernels, so the choice
+// is made per group (one sequence's rows in a pass, see run()): a sequence's
+// rows take the kernel they take alone, whatever else shares the pass.
 constexpr int64_t kMinPanelRows = 16;
 
 // Bytes of activation panels one pass over a matrix's weight rows works on:
@@ -49,12 +48,33 @@ void weight_slice(const Weight& w, int64_t r, int64_t k0, int64_t n, float* dst)
 
 void weight_row(const Weight& w, int64_t r, float* dst) { weight_slice(w, r, 0, w.n_in, dst); }
 
-void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows) {
-  if (const kernels::QuantDot* qd = quantize_activations_ ? kernels::quant_dot(w.type, level_) : nullptr) {
-    quantized(w, *qd, x, y, n_rows);
-    return;
+std::vector<RowRun> row_runs(std::span<const int64_t> groups, int64_t min_panel_rows) {
+  std::vector<RowRun> runs;
+  int64_t row = 0;
+  for (const int64_t n : groups) {
+    if (n <= 0) continue;
+    const bool panels = n >= min_panel_rows;
+    if (!runs.empty() && runs.back().panels == panels) runs.back().n += n;
+    else runs.push_back({row, n, panels});
+    row += n;
   }
-  f32(w, x, y, n_rows);
+  return runs;
+}
+
+void CpuMatmul::run(const Weight& w, const float* x, float* y, int64_t n_rows, std::span<const int64_t> groups) {
+  if (!groups.empty()) {
+    int64_t total = 0;
+    for (const int64_t n : groups) total += n;
+    if (total != n_rows) throw std::logic_error("matmul: the row groups do not add up to the rows");
+  }
+  const kernels::QuantDot* qd = quantize_activations_ ? kernels::quant_dot(w.type, level_) : nullptr;
+  // The f32 path rounds a row alike in any batch; so do the row kernels where
+  // there is no panel kernel for this type: one call, whatever the groups.
+  if (!qd) return f32(w, x, y, n_rows);
+  if (groups.size() <= 1 || !kernels::quant_gemm(w.type, level_))
+    return quantized(w, *qd, x, y, n_rows, n_rows >= kMinPanelRows);
+  for (const RowRun& r : row_runs(groups, kMinPanelRows))
+    quantized(w, *qd, x + r.first * w.n_in, y + r.first * w.n_out, r.n, r.panels);
 }
 
 
@@ -108,11 +128,11 @@ void CpuMatmul::f32(const Weight& w, const float* x, float* y, int64_t n_rows) {
 // and multiplies every row against up to kMaxActRows activation rows at a
 // time, so each weight block is unpacked once per group of tokens.
 void CpuMatmul::quantized(const Weight& w, const kernels::QuantDot& qd, const float* x, float* y,
-                          int64_t n_rows) {
+                          int64_t n_rows, bool use_panels) {
   constexpr int64_t kTile = 16;  // rows per work item: 64 bytes of y per token, no false sharing
   const int64_t n_in = w.n_in, n_out = w.n_out;
   // Quantized in the layout of the kernel that will run (they may differ).
-  const kernels::QuantGemm* qg = n_rows >= kMinPanelRows ? kernels::quant_gemm(w.type, level_) : nullptr;
+  const kernels::QuantGemm* qg = use_panels ? kernels::quant_gemm(w.type, level_) : nullptr;
   const kernels::ActFormat fmt = qg ? qg->act : qd.act;
   const size_t act_bytes = kernels::act_row_bytes(fmt, n_in);
   if (act_.size() < act_bytes * n_rows) act_.resize(act_bytes * n_rows);
