@@ -6,6 +6,7 @@ namespace scout::bench {
 
 std::string TestCase::name() const {
   std::string s = fmt::format("{}{}", kind == TestKind::Prompt ? "pp" : "tg", n_tokens);
+  if (n_parallel > 1) s += fmt::format(" x{}", n_parallel);
   if (depth > 0) s += fmt::format(" @ d{}", depth);
   return s;
 }
@@ -33,10 +34,13 @@ std::vector<TestCase> make_plan(const BenchParams& p) {
             if (ib > 0) continue;  // tg rows: once per (threads, depth)
             for (int64_t n : p.gens) {
               if (n <= 0) continue;
-              TestCase c = base;
-              c.kind = TestKind::Generate;
-              c.n_tokens = n;
-              plan.push_back(c);
+              for (int64_t np : p.parallel) {
+                TestCase c = base;
+                c.kind = TestKind::Generate;
+                c.n_tokens = n;
+                c.n_parallel = np;
+                plan.push_back(c);
+              }
             }
           }
   return plan;

@@ -51,7 +51,9 @@ std::string tests_markdown(const Report& rep) {
     type_v.cells.push_back(r.test.type_v);
     test.cells.push_back(r.test.name());
     ts.cells.push_back(fmt::format("{:.2f} ± {:.2f}", r.ts.mean, r.ts.sd));
-    const bool tg = r.test.kind == TestKind::Generate;
+    // Weight bytes per token only for one sequence: with several, a pass
+    // reads the shared weights once and each sequence's experts.
+    const bool tg = r.test.kind == TestKind::Generate && r.test.n_parallel == 1;
     bpt.cells.push_back(tg ? binary_size_text(m.active_bytes) : "");
     gbps.cells.push_back(tg ? fmt::format("{:.2f}", weight_gbps(m, r)) : "");
     const std::optional<double> peak = rep.mem_bw_gbps(r.test.threads);
@@ -102,6 +104,7 @@ json mem_bw_json(const MemBwResult& m, const std::string& backend) {
 json test_json(const Report& rep, const TestResult& r) {
   const ModelSummary& m = *rep.model;
   const bool tg = r.test.kind == TestKind::Generate;
+  const bool one_seq_tg = tg && r.test.n_parallel == 1;
   json j = {{"model_filename", m.path},
             {"model_name", m.name},
             {"model_type", m.file_type},
@@ -116,6 +119,7 @@ json test_json(const Report& rep, const TestResult& r) {
             {"n_prompt", tg ? 0 : r.test.n_tokens},
             {"n_gen", tg ? r.test.n_tokens : 0},
             {"n_depth", r.test.depth},
+            {"n_parallel", r.test.n_parallel},
             {"test", r.test.name()},
             {"repetitions", r.samples_ts.size()},
             {"avg_ns", r.ns.mean},
@@ -125,11 +129,11 @@ json test_json(const Report& rep, const TestResult& r) {
             {"samples_ns", r.samples_ns},
             {"samples_ts", r.samples_ts}};
   // Fields every row has, null where they do not apply, so CSV columns line up.
-  j["weight_bytes_per_token"] = tg ? json(m.active_bytes) : json(nullptr);
-  j["weight_gb_per_s"] = tg ? json(weight_gbps(m, r)) : json(nullptr);
+  j["weight_bytes_per_token"] = one_seq_tg ? json(m.active_bytes) : json(nullptr);
+  j["weight_gb_per_s"] = one_seq_tg ? json(weight_gbps(m, r)) : json(nullptr);
   const std::optional<double> peak = rep.mem_bw_gbps(r.test.threads);
   j["mem_bw_gb_per_s"] = peak ? json(*peak) : json(nullptr);
-  j["mem_bw_pct"] = tg && peak ? json(100.0 * weight_gbps(m, r) / *peak) : json(nullptr);
+  j["mem_bw_pct"] = one_seq_tg && peak ? json(100.0 * weight_gbps(m, r) / *peak) : json(nullptr);
   if (rep.expert_stats) j["expert_counts"] = r.expert_counts;
   return j;
 }

@@ -40,6 +40,7 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   so.n_ctx = static_cast<uint64_t>(test.n_ctx());
   so.n_batch = static_cast<uint32_t>(test.batch);
   so.n_threads = test.threads;
+  so.n_seq = static_cast<uint32_t>(test.n_parallel);
   so.quantize_activations = !opts.exact;
   so.kv_type = {*backend::parse_kv_type(test.type_k), *backend::parse_kv_type(test.type_v)};
   engine::Session session(model, so);
@@ -52,17 +53,17 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   DepthFills own;
   DepthFills& fills = opts.depth_fills ? *opts.depth_fills : own;
   std::string& depth_path = fills.path_for(test);
-  auto fill_depth = [&] {
+  auto fill_depth = [&](uint32_t seq) {
     if (test.depth == 0) return;
     if (!depth_path.empty()) {
-      engine::load_snapshot(depth_path, session, 0);
+      engine::load_snapshot(depth_path, session, seq);
       return;
     }
     const std::vector<int32_t> ids = tokens.draw(test.depth);
-    const std::vector<float> logits = session.eval(ids);
+    const std::vector<float> logits = session.eval_seq(seq, ids);
     const std::string path = fills.fresh_path();
     try {
-      engine::save_snapshot(path, session, 0, ids, logits);
+      engine::save_snapshot(path, session, seq, ids, logits);
       depth_path = path;
     } catch (const std::exception& e) {
       spdlog::warn("bench: the depth fill is not saved ({}): each repetition evaluates it", e.what());
@@ -70,17 +71,26 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   };
 
   // One repetition of n tokens; returns the nanoseconds they took.
+  const auto n_seq = static_cast<uint32_t>(test.n_parallel);
   auto repetition = [&](int64_t n, bool measured) {
-    session.reset();
-    fill_depth();
+    for (uint32_t q = 0; q < n_seq; ++q) {
+      session.reset(q);
+      fill_depth(q);
+    }
     // Ids are drawn before the clock starts: only evaluation is timed.
-    const std::vector<int32_t> ids = tokens.draw(n);
+    const std::vector<int32_t> ids = tokens.draw(n * n_seq);
     if (measured && stats) session.set_expert_stats(&*stats);
     const auto t0 = std::chrono::steady_clock::now();
     if (test.kind == TestKind::Prompt) {
       session.eval(ids);
-    } else {
+    } else if (n_seq == 1) {
       for (const int32_t& id : ids) session.eval({&id, 1});
+    } else {  // every sequence's next token in one pass, as scout batch and serve decode
+      std::vector<engine::SeqToken> steps(n_seq);
+      for (int64_t i = 0; i < n; ++i) {
+        for (uint32_t q = 0; q < n_seq; ++q) steps[q] = {q, ids[static_cast<size_t>(i * n_seq + q)]};
+        session.decode(steps);
+      }
     }
     const auto t1 = std::chrono::steady_clock::now();
     session.set_expert_stats(nullptr);
@@ -101,7 +111,7 @@ TestResult run_test(const Model& model, TokenPool& tokens, const TestCase& test,
   for (int i = 0; i < opts.repetitions; ++i) {
     const double ns = repetition(test.n_tokens, true);
     r.samples_ns.push_back(ns);
-    r.samples_ts.push_back(static_cast<double>(test.n_tokens) * 1e9 / ns);
+    r.samples_ts.push_back(static_cast<double>(test.measured_tokens()) * 1e9 / ns);
   }
   r.ns = summarize(r.samples_ns);
   r.ts = summarize(r.samples_ts);

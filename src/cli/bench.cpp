@@ -47,6 +47,7 @@ struct BenchOptions {
   std::string threads;  // default: OpenMP's thread count (all cores)
   std::string batches = "512";
   std::string depths = "0";
+  std::string parallel = "1";
   std::string types_k = "f16", types_v = "f16";
   int repetitions = 5;
   std::string output = "md";
@@ -106,6 +107,7 @@ bench::BenchParams parse_params(const BenchOptions& o) {
   p.prompts = list_arg("-p", o.prompts, 0, kMaxTokens);
   p.gens = list_arg("-n", o.gens, 0, kMaxTokens);
   p.depths = list_arg("-d", o.depths, 0, kMaxTokens);
+  p.parallel = list_arg("-np", o.parallel, 1, 1024);
   p.types_k = type_list("-ctk", o.types_k);
   p.types_v = type_list("-ctv", o.types_v);
   p.repetitions = o.repetitions;
@@ -293,6 +295,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "CPU thread counts, comma-separated (default: all cores)");
   cmd->add_option("-b,--batch-size", o->batches, "prompt tokens per forward pass, comma-separated")->capture_default_str();
   cmd->add_option("-d,--n-depth", o->depths, "tokens already in the cache before each test, comma-separated")
+      ->capture_default_str();
+  cmd->add_option("--parallel", o->parallel,
+                  "-np: sequences decoding together in the tg tests, comma-separated (aggregate t/s; each sequence "
+                  "with its own -d depth), like llama-batched-bench's -npl")
       ->capture_default_str();
   cmd->add_option("--cache-type-k", o->types_k, "-ctk: KV cache types for K, comma-separated (f32, f16, bf16, q8_0, q4_0)")
       ->capture_default_str();

@@ -24,6 +24,7 @@
 #include "models/model.h"
 #include "engine/generate.h"
 #include "engine/kv_snapshot.h"
+#include "engine/lookup.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 #include "vision/media_prompt.h"
@@ -49,6 +50,7 @@ struct RunOptions {
   std::string system;
   std::string chat_template;
   std::string prompt_cache;
+  int lookup = 0;
   VisionFlags vision;
 };
 
@@ -174,6 +176,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
   go.ignore_eog = o.ignore_eos;
   go.render_specials = o.show_special;
   go.sampler = sampler_params(o.sampling);
+  go.lookup = o.lookup;
 
   auto stream = [&](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -205,6 +208,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
                           {"prompt_tokens_per_s", r.prompt_tokens_per_second()},
                           {"generate_ms", r.generate_seconds * 1e3},
                           {"generate_tokens_per_s", r.generated_tokens_per_second()}}}};
+    if (o.lookup > 0) j["lookup"] = {{"drafted", r.lookup_drafted}, {"accepted", r.lookup_accepted}};
     // Invalid UTF-8 (random models emit any bytes) is replaced, not fatal.
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
@@ -213,6 +217,9 @@ void run(const RunOptions& o, CLI::App* cmd) {
   spdlog::info("prompt: {} tokens, {:.1f} tok/s | generated: {} tokens, {:.1f} tok/s | load {:.0f} ms | stop: {} | seed {}",
                r.prompt_ids.size(), r.prompt_tokens_per_second(), r.ids.size(), r.generated_tokens_per_second(),
                load_seconds * 1e3, engine::finish_reason(r.stop_reason), go.sampler.seed);
+  if (o.lookup > 0)
+    spdlog::info("lookup: {} of {} guessed tokens drawn ({:.0f}%)", r.lookup_accepted, r.lookup_drafted,
+                 r.lookup_drafted ? 100.0 * static_cast<double>(r.lookup_accepted) / static_cast<double>(r.lookup_drafted) : 0.0);
 }
 
 }  // namespace
@@ -237,6 +244,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep generating past end-of-generation tokens");
   cmd->add_flag("--truncate", o->truncate, "drop the start of a prompt too long for the context instead of failing");
   cmd->add_flag("--json", o->json, "print one JSON object: text, token ids, timings, stop reason");
+  cmd->add_option("--lookup", o->lookup,
+                  "speculative decoding by prompt lookup: guess up to N tokens a step from earlier text (the prompt "
+                  "and the output) and check them in one pass; the output is the same as without")
+      ->check(CLI::Range(0, engine::kMaxLookup));
   cmd->add_option("--prompt-cache", o->prompt_cache,
                   "keep the prompt's KV cache in FILE: when FILE holds this model's cache of a prefix of the prompt, "
                   "only the rest is evaluated; FILE then holds the whole prompt's");

@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "engine/lookup.h"
+
 namespace scout::engine {
 
 const char* finish_reason(StopReason r) {
@@ -343,6 +345,15 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::
     const auto t_prompt = Clock::now();
     next = step(prompt);
     g.result().prompt_seconds = seconds_since(t_prompt);  // includes the first draw: microseconds
+  }
+  if (next && opts.lookup > 0) {
+    std::vector<int32_t> history(prompt.begin(), prompt.end());
+    history.insert(history.end(), g.result().ids.begin(), g.result().ids.end() - 1);  // all but *next
+    LookupStats stats;
+    generate_with_lookup(session, g, std::move(history), *next, opts.lookup, stats);
+    g.result().lookup_drafted = stats.drafted;
+    g.result().lookup_accepted = stats.accepted;
+    return std::move(g.result());
   }
   while (next) {
     const int32_t ids[1] = {*next};

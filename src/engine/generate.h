@@ -6,6 +6,7 @@
 // passes (`scout batch --parallel`); generate() drives one on one session.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -119,6 +120,9 @@ struct GenerateOptions {
   // Needs every logit: candidates() is 0. Off, nothing changes; on, the
   // draws are the same as off.
   int top_logprobs = -1;
+  // > 0: speculative decoding by prompt lookup (engine/lookup.h), guessing up
+  // to this many tokens (at most kMaxLookup) a step. The draws are the same as off.
+  int lookup = 0;
 };
 
 enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Cancelled };
@@ -144,6 +148,8 @@ struct GenerateResult {
   std::vector<TokenLogprob> logprobs;
   std::string text;             // what was streamed
   StopReason stop_reason = StopReason::MaxTokens;
+  uint64_t lookup_drafted = 0;  // with GenerateOptions::lookup: tokens guessed,
+  uint64_t lookup_accepted = 0; // ... and drawn as guessed
   double prompt_seconds = 0;    // evaluating the prompt
   double generate_seconds = 0;  // sampling and evaluating the generated tokens
   double prompt_tokens_per_second() const;
@@ -173,6 +179,10 @@ class Generation {
   // most the vocabulary); 0: every logit (always with json_object or logprobs).
   int candidates() const;
   bool done() const { return done_; }
+  // Draws left before max_tokens ends the generation; -1: no limit.
+  int64_t tokens_left() const {
+    return opts_.max_tokens < 0 ? -1 : std::max<int64_t>(0, opts_.max_tokens - static_cast<int64_t>(r_.ids.size()));
+  }
   // prompt_seconds is the caller's to set; generate_seconds runs from the first step to the end.
   GenerateResult& result() { return r_; }
 

@@ -48,5 +48,20 @@ TEST(BenchPlan, GenerationRowsDoNotRepeatPerBatchSize) {
   EXPECT_EQ(plan[2].batch, 512);
 }
 
+TEST(BenchPlan, ParallelSequencesMultiplyOnlyGenerationRows) {
+  BenchParams p;
+  p.prompts = {64};
+  p.gens = {16};
+  p.parallel = {1, 4};
+  p.depths = {256};
+  const std::vector<TestCase> plan = make_plan(p);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0].name(), "pp64 @ d256");
+  EXPECT_EQ(plan[1].name(), "tg16 @ d256");
+  EXPECT_EQ(plan[2].name(), "tg16 x4 @ d256");
+  EXPECT_EQ(plan[2].measured_tokens(), 64);  // 16 steps of 4 sequences
+  EXPECT_EQ(plan[2].n_ctx(), 272);           // per sequence
+}
+
 }  // namespace
 }  // namespace scout::bench

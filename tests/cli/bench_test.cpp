@@ -231,6 +231,26 @@ TEST(BenchCli, ImageEncodingRowsBesideTheModelRows) {
   EXPECT_EQ(cells(l[2]), cells(l[0]));
 }
 
+// -np: sequences decoding together, like llama-batched-bench; the aggregate
+// rate counts every sequence's tokens, and each sequence gets its own depth.
+TEST(BenchCli, ParallelSequencesDecodeTogether) {
+  const json rows = bench_json({"-t", "1", "-p", "0", "-n", "4", "-np", "1,3", "-d", "8", "-r", "2"});
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["test"], "tg4 @ d8");
+  EXPECT_EQ(rows[1]["test"], "tg4 x3 @ d8");
+  EXPECT_EQ(rows[0]["n_parallel"], 1);
+  EXPECT_EQ(rows[1]["n_parallel"], 3);
+  for (const json& r : rows) {
+    EXPECT_GT(r["avg_ts"].get<double>(), 0.0);
+    // samples_ts = tokens of all sequences / time.
+    for (size_t i = 0; i < r["samples_ns"].size(); ++i)
+      EXPECT_NEAR(r["samples_ts"][i].get<double>(),
+                  4.0 * r["n_parallel"].get<double>() * 1e9 / r["samples_ns"][i].get<double>(), 1e-6);
+  }
+  EXPECT_FALSE(rows[0]["weight_bytes_per_token"].is_null());
+  EXPECT_TRUE(rows[1]["weight_bytes_per_token"].is_null());  // one sequence's figure only
+}
+
 TEST(BenchCli, BadFlagsGiveOneErrorLine) {
   const std::vector<std::vector<std::string>> cases = {
       {"bench", "-m", default_model_path(), "-o", "xml"},
@@ -238,6 +258,7 @@ TEST(BenchCli, BadFlagsGiveOneErrorLine) {
       {"bench", "-m", default_model_path(), "-t", "1,,2"},
       {"bench", "-m", default_model_path(), "-t", "0"},
       {"bench", "-m", default_model_path(), "-r", "0"},
+      {"bench", "-m", default_model_path(), "-np", "0"},
       {"bench", "-m", default_model_path(), "-p", "0", "-n", "0"},
       {"bench", "-m", "/nonexistent/model.gguf", "-p", "8", "-n", "1", "-r", "1"},
       {"bench", "--mem-bw", "--expert-stats"},
