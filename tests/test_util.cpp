@@ -1,8 +1,11 @@
 #include "test_util.h"
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 
 namespace scout::test {
@@ -132,6 +136,49 @@ std::string base64(const std::vector<uint8_t>& bytes) {
     for (uint32_t k = 0; k < 4; ++k) out += k <= n ? kAlphabet[(g >> (18 - 6 * k)) & 63] : '=';
   }
   return out;
+}
+
+std::string read_text(const std::string& path) {
+  if (!std::filesystem::exists(path)) return {};
+  const std::vector<uint8_t> b = read_file(path);
+  return {b.begin(), b.end()};
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+size_t count_lines(const std::string& path) {
+  const std::string s = read_text(path);
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  const std::string text = read_text(path);
+  EXPECT_TRUE(text.empty() || text.back() == '\n') << "partial last line in " << path;
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) EXPECT_NO_THROW(out.push_back(nlohmann::json::parse(line))) << line;
+  return out;
+}
+
+pid_t spawn_scout(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int null = open("/dev/null", O_RDONLY);
+    dup2(null, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    std::vector<std::string> all = {scout_binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 }  // namespace scout::test

@@ -1,6 +1,10 @@
 // Helpers shared by the tests: where things are, temporary files, running the CLI.
 #pragma once
 
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +55,12 @@ std::string base64(const std::vector<uint8_t>& bytes);
 // A file of raw little-endian float32 values (the oracles' .f32 dumps).
 std::vector<float> read_floats(const std::string& path);
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes);
+// A whole file as text ("" when it does not exist), and back.
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+size_t count_lines(const std::string& path);
+// Every line of a JSONL file, parsed; fails the test on a partial or broken line.
+std::vector<nlohmann::json> read_jsonl(const std::string& path);
 
 struct CommandResult {
   int exit_code = -1;
@@ -61,5 +71,8 @@ struct CommandResult {
 // is /dev/null, or `stdin_text` when given.
 CommandResult run_scout(const std::vector<std::string>& args);
 CommandResult run_scout(const std::vector<std::string>& args, const std::string& stdin_text);
+// Starts `scout ARGS` in the background (stdout and stderr to log, stdin
+// /dev/null); returns its pid.
+pid_t spawn_scout(const std::vector<std::string>& args, const std::string& log);
 
 }  // namespace scout::test

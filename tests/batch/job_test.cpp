@@ -12,15 +12,13 @@
 namespace scout::batch {
 namespace {
 
+using test::write_text;
+
 using json = nlohmann::ordered_json;
 
 Job parse(const std::string& line) {
   std::set<std::string> unknown;
   return parse_jsonl_line(line, 7, unknown);
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  test::write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
 TEST(BatchJob, PromptWithOverrides) {

@@ -14,14 +14,8 @@
 namespace scout::batch {
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  test::write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
-std::string slurp(const std::string& path) {
-  const std::vector<uint8_t> b = test::read_file(path);
-  return {b.begin(), b.end()};
-}
+using test::read_text;
+using test::write_text;
 
 std::string all_problems(const MergeReport& r) {
   std::string s;
@@ -63,7 +57,7 @@ TEST(BatchMerge, JoinsShardsInInputOrder) {
   EXPECT_EQ(r.written, 40u);
   std::string expected;
   for (const std::string& id : f.ids) expected += "{\"id\": \"" + id + "\", \"text\": \"t" + id + "\"}\n";
-  EXPECT_EQ(slurp(f.tmp.path("merged.jsonl")), expected);  // the lines as the shards wrote them
+  EXPECT_EQ(read_text(f.tmp.path("merged.jsonl")), expected);  // the lines as the shards wrote them
 }
 
 TEST(BatchMerge, ReportsMissingAndDuplicatedIdsByName) {
@@ -119,7 +113,7 @@ TEST(BatchMerge, OpenAIBatchFormat) {
   const MergeReport r = merge_shards(tmp.path("in.jsonl"), detect_format(tmp.path("in.jsonl")),
                                      {tmp.path("b.jsonl"), tmp.path("a.jsonl")}, tmp.path("m.jsonl"));
   ASSERT_TRUE(r.problems.empty()) << all_problems(r);
-  const std::string merged = slurp(tmp.path("m.jsonl"));
+  const std::string merged = read_text(tmp.path("m.jsonl"));
   size_t at = 0;
   for (int i = 0; i < 12; ++i) {
     const size_t next = merged.find("\"custom_id\": \"req-" + std::to_string(i) + "\"", at);

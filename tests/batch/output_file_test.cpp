@@ -10,16 +10,10 @@
 namespace scout::batch {
 namespace {
 
+using test::read_text;
+using test::write_text;
+
 using json = nlohmann::ordered_json;
-
-std::string slurp(const std::string& path) {
-  const std::vector<uint8_t> b = test::read_file(path);
-  return {b.begin(), b.end()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  test::write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
 
 TEST(BatchOutputFile, AppendsWholeLinesAndRemembersKeys) {
   test::TempDir tmp;
@@ -30,7 +24,7 @@ TEST(BatchOutputFile, AppendsWholeLinesAndRemembersKeys) {
     out.append(json{{"id", nullptr}, {"line", 2}, {"error", "bad"}});
     EXPECT_EQ(out.done(), (std::set<std::string>{"\"a\"", "line 2"}));
   }
-  EXPECT_EQ(slurp(tmp.path("o.jsonl")),
+  EXPECT_EQ(read_text(tmp.path("o.jsonl")),
             "{\"id\":\"a\",\"text\":\"x\\ny\"}\n{\"id\":null,\"line\":2,\"error\":\"bad\"}\n");
   OutputFile again(tmp.path("o.jsonl"), true, true);
   EXPECT_EQ(again.done(), (std::set<std::string>{"\"a\"", "line 2"}));
@@ -44,11 +38,11 @@ TEST(BatchOutputFile, CutsATruncatedLastLine) {
     EXPECT_EQ(out.done(), (std::set<std::string>{"1"}));  // "not json" is ignored, the cut line removed
     out.append(json{{"id", 2}});
   }
-  EXPECT_EQ(slurp(tmp.path("o.jsonl")), "{\"id\":1}\nnot json\n{\"id\":2}\n");
+  EXPECT_EQ(read_text(tmp.path("o.jsonl")), "{\"id\":1}\nnot json\n{\"id\":2}\n");
   write_text(tmp.path("p.jsonl"), "{\"id\":");
   OutputFile out(tmp.path("p.jsonl"), true, false);
   EXPECT_TRUE(out.done().empty());
-  EXPECT_EQ(slurp(tmp.path("p.jsonl")), "");
+  EXPECT_EQ(read_text(tmp.path("p.jsonl")), "");
 }
 
 TEST(BatchOutputFile, NoResumeStartsAfresh) {
@@ -56,7 +50,7 @@ TEST(BatchOutputFile, NoResumeStartsAfresh) {
   write_text(tmp.path("o.jsonl"), "{\"id\":1}\n");
   OutputFile out(tmp.path("o.jsonl"), false, false);
   EXPECT_TRUE(out.done().empty());
-  EXPECT_EQ(slurp(tmp.path("o.jsonl")), "");
+  EXPECT_EQ(read_text(tmp.path("o.jsonl")), "");
 }
 
 TEST(BatchOutputFile, OneWriterAtATime) {

@@ -26,49 +26,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string slurp(const std::string& path) {
-  if (!std::filesystem::exists(path)) return {};
-  const std::vector<uint8_t> b = read_file(path);
-  return {b.begin(), b.end()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
-std::vector<json> read_results(const std::string& path) {
-  const std::string text = slurp(path);
-  EXPECT_TRUE(text.empty() || text.back() == '\n') << "partial last line in " << path;
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) EXPECT_NO_THROW(out.push_back(json::parse(line))) << line;
-  return out;
-}
-
-size_t count_lines(const std::string& path) {
-  const std::string s = slurp(path);
-  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
-}
-
-pid_t spawn_scout(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int null = open("/dev/null", O_RDONLY);
-    dup2(null, STDIN_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    std::vector<std::string> all = {scout_binary()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 // Sets environment variables for the scout processes this test starts; unsets them after.
 class ScopedEnv {
  public:
@@ -121,9 +78,9 @@ TEST(BatchShardCli, ConcurrentShardsWithAKilledOneMergeToTheUnshardedRun) {
   for (int k = 0; k < 3; ++k) {
     int status = 0;
     waitpid(pids[k], &status, 0);
-    if (k == 1) ASSERT_TRUE(WIFSIGNALED(status)) << "shard 1 ended before it was killed:\n" << slurp(tmp.path("log1"));
-    else ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(tmp.path("log" + std::to_string(k)));
-    EXPECT_NE(slurp(tmp.path("log" + std::to_string(k))).find("shard " + std::to_string(k) + "-of-3 (--shard"),
+    if (k == 1) ASSERT_TRUE(WIFSIGNALED(status)) << "shard 1 ended before it was killed:\n" << read_text(tmp.path("log1"));
+    else ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_text(tmp.path("log" + std::to_string(k)));
+    EXPECT_NE(read_text(tmp.path("log" + std::to_string(k))).find("shard " + std::to_string(k) + "-of-3 (--shard"),
               std::string::npos);
   }
   const size_t partial = count_lines(out1);
@@ -140,7 +97,7 @@ TEST(BatchShardCli, ConcurrentShardsWithAKilledOneMergeToTheUnshardedRun) {
 
   r = run_scout(batch_args({"-n", "48", "-i", tmp.path("in.jsonl"), "-o", tmp.path("whole.jsonl")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<json> merged = read_results(tmp.path("merged.jsonl")), whole = read_results(tmp.path("whole.jsonl"));
+  const std::vector<json> merged = read_jsonl(tmp.path("merged.jsonl")), whole = read_jsonl(tmp.path("whole.jsonl"));
   ASSERT_EQ(merged.size(), 36u);
   for (int i = 0; i < 36; ++i) EXPECT_EQ(merged[i]["id"], "s" + std::to_string(i));  // input order
   EXPECT_EQ(texts_by_id(merged), texts_by_id(whole));
@@ -176,16 +133,16 @@ TEST(BatchShardCli, ShardFromTheEnvironment) {
     const CommandResult all = run_scout(batch_args({"-n", "4", "-i", tmp.path("in.jsonl"), "-o", tmp.path("one.jsonl"),
                                                     "--shard", "0/1"}));
     ASSERT_EQ(all.exit_code, 0) << all.err;
-    EXPECT_EQ(read_results(tmp.path("one.jsonl")).size(), 8u);
+    EXPECT_EQ(read_jsonl(tmp.path("one.jsonl")).size(), 8u);
   }
   EXPECT_FALSE(std::filesystem::exists(tmp.path("out.jsonl")));  // the suffix goes before the extension
-  const size_t a = read_results(tmp.path("out.shard-0-of-2.jsonl")).size();
-  const size_t b = read_results(tmp.path("out.shard-1-of-2.jsonl")).size();
+  const size_t a = read_jsonl(tmp.path("out.shard-0-of-2.jsonl")).size();
+  const size_t b = read_jsonl(tmp.path("out.shard-1-of-2.jsonl")).size();
   EXPECT_EQ(a + b, 8u);
   const CommandResult m = run_scout({"batch", "merge", "-i", tmp.path("in.jsonl"), "-o", tmp.path("m.jsonl"),
                                      tmp.path("out.shard-0-of-2.jsonl"), tmp.path("out.shard-1-of-2.jsonl")});
   ASSERT_EQ(m.exit_code, 0) << m.err;
-  const std::vector<json> merged = read_results(tmp.path("m.jsonl"));
+  const std::vector<json> merged = read_jsonl(tmp.path("m.jsonl"));
   ASSERT_EQ(merged.size(), 8u);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(merged[i]["id"], i);
   {
@@ -222,7 +179,7 @@ TEST(BatchShardCli, OpenAIBatchFormat) {
   CommandResult r = run_scout(batch_args({"-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl"), "-n", "9"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("6 done (3 errors)"), std::string::npos) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 6u);
   for (const json& o : out) {
     EXPECT_TRUE(o["id"].get<std::string>().starts_with("batch_req_")) << o.dump();
@@ -253,7 +210,7 @@ TEST(BatchShardCli, OpenAIBatchFormat) {
   write_text(tmp.path("scout.jsonl"), "{\"id\": \"text\", \"prompt\": \"Once upon\", \"max_tokens\": 6}\n");
   r = run_scout(batch_args({"-i", tmp.path("scout.jsonl"), "-o", tmp.path("scout_out.jsonl")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(text["choices"][0]["text"], read_results(tmp.path("scout_out.jsonl"))[0]["text"]);
+  EXPECT_EQ(text["choices"][0]["text"], read_jsonl(tmp.path("scout_out.jsonl"))[0]["text"]);
 
   const json& lp = out[2]["response"]["body"]["choices"][0]["logprobs"];
   ASSERT_EQ(lp["content"].size(), 3u);
@@ -278,10 +235,10 @@ TEST(BatchShardCli, OpenAIBatchFormat) {
   // --format scout reads the same lines as scout's objects: no "id", every line an error.
   r = run_scout(batch_args({"-i", tmp.path("in.jsonl"), "-o", tmp.path("as_scout.jsonl"), "--format", "scout"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(read_results(tmp.path("as_scout.jsonl"))[0]["error"], "missing \"id\" (a string or an integer)");
+  EXPECT_EQ(read_jsonl(tmp.path("as_scout.jsonl"))[0]["error"], "missing \"id\" (a string or an integer)");
 
   // A custom_id used twice: the run refuses, naming it.
-  write_text(tmp.path("dup.jsonl"), slurp(tmp.path("in.jsonl")) +
+  write_text(tmp.path("dup.jsonl"), read_text(tmp.path("in.jsonl")) +
                                         R"({"custom_id": "text", "url": "/v1/completions", "body": {"prompt": "again"}})" "\n");
   r = run_scout(batch_args({"-i", tmp.path("dup.jsonl"), "-o", tmp.path("dup_out.jsonl")}));
   EXPECT_EQ(r.exit_code, 2);

@@ -24,28 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string slurp(const std::string& path) {
-  if (!std::filesystem::exists(path)) return {};
-  const std::vector<uint8_t> b = read_file(path);
-  return {b.begin(), b.end()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
-// Every line of a results file, parsed; fails the test on a partial or broken line.
-std::vector<json> read_results(const std::string& path) {
-  const std::string text = slurp(path);
-  EXPECT_TRUE(text.empty() || text.back() == '\n') << "partial last line in " << path;
-  std::vector<json> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    EXPECT_NO_THROW(out.push_back(json::parse(line))) << "not JSON: " << line;
-  }
-  return out;
-}
-
 CommandResult batch(std::vector<std::string> args) {
   args.insert(args.begin(), {"batch", "-t", "1", "-c", "128", "--seed", "5"});
   return run_scout(args);
@@ -61,7 +39,7 @@ TEST(BatchCli, ErrorsPerLineInInputOrder) {
              "{\"prompt\": \"no id\"}\n");
   CommandResult r = batch({"-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl"), "-n", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 5u);
   EXPECT_EQ(out[0]["id"], "a");
   EXPECT_EQ(out[0]["completion_tokens"], 8);
@@ -89,8 +67,8 @@ TEST(BatchCli, ResumeSkipsWhatIsDone) {
   write_text(tmp.path("in.jsonl"), in);
   const std::vector<std::string> args = {"-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl"), "-n", "6"};
   ASSERT_EQ(batch(args).exit_code, 0);
-  const std::string first_bytes = slurp(tmp.path("out.jsonl"));
-  const std::vector<json> first = read_results(tmp.path("out.jsonl"));
+  const std::string first_bytes = read_text(tmp.path("out.jsonl"));
+  const std::vector<json> first = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(first.size(), 5u);
 
   // All done: nothing recomputed, the file untouched.
@@ -98,7 +76,7 @@ TEST(BatchCli, ResumeSkipsWhatIsDone) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("skipping 5 done of 5"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("nothing to do"), std::string::npos) << r.err;
-  EXPECT_EQ(slurp(tmp.path("out.jsonl")), first_bytes);
+  EXPECT_EQ(read_text(tmp.path("out.jsonl")), first_bytes);
 
   // Two results lost: only those two run again, and input order is kept.
   std::string three;
@@ -108,7 +86,7 @@ TEST(BatchCli, ResumeSkipsWhatIsDone) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("skipping 3 done of 5"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("batch: 2 done"), std::string::npos) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 5u);
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(out[i]["id"], "p" + std::to_string(i + 1));
@@ -121,7 +99,7 @@ TEST(BatchCli, ResumeSkipsWhatIsDone) {
   r = batch(fresh);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("skipping"), std::string::npos) << r.err;
-  EXPECT_EQ(read_results(tmp.path("out.jsonl")).size(), 5u);
+  EXPECT_EQ(read_jsonl(tmp.path("out.jsonl")).size(), 5u);
 }
 
 TEST(BatchCli, RepairsATruncatedLastLine) {
@@ -131,36 +109,11 @@ TEST(BatchCli, RepairsATruncatedLastLine) {
   CommandResult r = batch({"-i", tmp.path("in.txt"), "--input-format", "text", "-o", tmp.path("out.jsonl"), "-n", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("removing a truncated last line"), std::string::npos) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0]["text"], "earlier");
   EXPECT_EQ(out[1]["id"], 2);
   EXPECT_EQ(out[2]["id"], 3);
-}
-
-// Starts `scout ARGS` in the background (stdout and stderr to log); returns its pid.
-pid_t spawn_scout(const std::vector<std::string>& args, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int null = open("/dev/null", O_RDONLY);
-    dup2(null, STDIN_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    std::vector<std::string> all = {scout_binary()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-size_t count_lines(const std::string& path) {
-  const std::string s = slurp(path);
-  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
 }
 
 void kill_nine_and_resume(const std::string& parallel) {
@@ -180,16 +133,16 @@ void kill_nine_and_resume(const std::string& parallel) {
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "scout batch ended before it was killed:\n" << slurp(tmp.path("log"));
+  ASSERT_TRUE(WIFSIGNALED(status)) << "scout batch ended before it was killed:\n" << read_text(tmp.path("log"));
 
-  const std::vector<json> partial = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> partial = read_jsonl(tmp.path("out.jsonl"));
   EXPECT_GE(partial.size(), 3u);
   EXPECT_LT(partial.size(), 30u);
 
   CommandResult r = run_scout(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("skipping " + std::to_string(partial.size()) + " done of 30"), std::string::npos) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 30u);
   for (int i = 0; i < 30; ++i) {
     EXPECT_EQ(out[i]["id"], "p" + std::to_string(i + 1));  // each id once, in input order
@@ -215,7 +168,7 @@ TEST(BatchCli, ParallelGivesEveryJobItsOwnText) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find(p + " in parallel"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("not implemented"), std::string::npos) << r.err;
-    outs.push_back(read_results(tmp.path("out" + p + ".jsonl")));
+    outs.push_back(read_jsonl(tmp.path("out" + p + ".jsonl")));
   }
   ASSERT_EQ(outs[0].size(), 12u);
   ASSERT_EQ(outs[1].size(), 12u);
@@ -231,7 +184,7 @@ TEST(BatchCli, TextLinesAndDirectoryInputs) {
   write_text(tmp.path("in.txt"), "first prompt\n\nthird prompt\n");
   CommandResult r = batch({"-i", tmp.path("in.txt"), "--input-format", "text", "-o", tmp.path("t.jsonl"), "-n", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<json> out = read_results(tmp.path("t.jsonl"));
+  std::vector<json> out = read_jsonl(tmp.path("t.jsonl"));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0]["id"], 1);
   EXPECT_EQ(out[1]["id"], 3);  // ids are line numbers; blank lines are skipped
@@ -243,7 +196,7 @@ TEST(BatchCli, TextLinesAndDirectoryInputs) {
   write_text(tmp.path("prompts/readme.md"), "not a prompt");
   r = batch({"-i", tmp.path("prompts"), "-o", tmp.path("d.jsonl"), "-n", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  out = read_results(tmp.path("d.jsonl"));
+  out = read_jsonl(tmp.path("d.jsonl"));
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0]["id"], "a.txt");
   EXPECT_EQ(out[1]["id"], "b.txt");
@@ -257,7 +210,7 @@ TEST(BatchCli, ChatMessagesAndStops) {
              "{\"id\": \"s\", \"prompt\": \"Once upon a time\", \"stop\": \"Lily\", \"max_tokens\": 40}\n");
   CommandResult r = batch({"-i", tmp.path("in.jsonl"), "-o", tmp.path("out.jsonl")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<json> out = read_results(tmp.path("out.jsonl"));
+  const std::vector<json> out = read_jsonl(tmp.path("out.jsonl"));
   ASSERT_EQ(out.size(), 2u);
   // The default model is a llama4 file: the llama4 template applies.
   EXPECT_FALSE(out[0].contains("error")) << out[0].dump();
@@ -268,7 +221,7 @@ TEST(BatchCli, ChatMessagesAndStops) {
   r = batch({"-m", shared_dir() + "/models/stories260K/stories260K.gguf", "-i", tmp.path("in.jsonl"), "-o",
              tmp.path("stories.jsonl"), "--temp", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<json> st = read_results(tmp.path("stories.jsonl"));
+  const std::vector<json> st = read_jsonl(tmp.path("stories.jsonl"));
   ASSERT_EQ(st.size(), 2u);
   EXPECT_NE(st[0]["error"].get<std::string>().find("messages need a chat template"), std::string::npos);
   // Greedy: ", there was a little girl named Lily." ends at the stop string, which is not kept.

@@ -37,10 +37,6 @@ std::string shuffled_words(const std::string& text, uint32_t seed) {
   return out;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  write_file(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
 json ppl_json(const std::vector<std::string>& args) {
   std::vector<std::string> all = {"perplexity", "--json", "-t", "1"};
   all.insert(all.end(), args.begin(), args.end());

@@ -17,15 +17,10 @@
 namespace scout::tokenizer {
 namespace {
 
+using test::read_text;
+
 using scout::test::have_shared;
 using scout::test::shared_dir;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> split(const std::string& s, const std::string& sep) {
   std::vector<std::string> out;
@@ -40,8 +35,8 @@ TEST(SpmTokenizer, LlamaVocabMatchesReferenceTokenizations) {
   const std::string base = shared_dir() + "/testdata/vocab/ggml-vocab-llama-spm.gguf";
   auto file = gguf::GgufFile::open(base);
   auto tok = Tokenizer::from_gguf(file);
-  const std::vector<std::string> inputs = split(slurp(base + ".inp"), "\n__ggml_vocab_test__\n");
-  std::vector<std::string> lines = split(slurp(base + ".out"), "\n");
+  const std::vector<std::string> inputs = split(read_text(base + ".inp"), "\n__ggml_vocab_test__\n");
+  std::vector<std::string> lines = split(read_text(base + ".out"), "\n");
   ASSERT_GE(lines.size(), inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::vector<int32_t> want;
@@ -60,7 +55,7 @@ TEST(SpmTokenizer, Stories260kPromptIds) {
   EXPECT_EQ(tok->bos(), 1);
   EXPECT_TRUE(tok->is_eog(2));
   for (const char* name : {"empty", "once", "tom"}) {
-    const auto j = nlohmann::json::parse(slurp(shared_dir() + "/models/stories260K/expected/" + name + ".json"));
+    const auto j = nlohmann::json::parse(read_text(shared_dir() + "/models/stories260K/expected/" + name + ".json"));
     const std::string prompt = j["prompt"];
     EXPECT_EQ(tok->encode(prompt, true, true), j["prompt_ids"].get<std::vector<int32_t>>()) << name;
     // llama.cpp's text is the generated pieces, leading space kept.

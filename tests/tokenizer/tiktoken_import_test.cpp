@@ -17,6 +17,8 @@
 namespace scout::tokenizer {
 namespace {
 
+using test::write_text;
+
 using ::testing::HasSubstr;
 
 std::string tokenizer_model() { return test::shared_dir() + "/models/llama4/tokenizer.model"; }
@@ -47,10 +49,6 @@ std::string small_tiktoken(const std::vector<std::string>& extra) {
   for (int b = 0; b < 256; ++b) text += base64(std::string(1, char(b))) + " " + std::to_string(rank++) + "\n";
   for (const std::string& t : extra) text += base64(t) + " " + std::to_string(rank++) + "\n";
   return text;
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
 }
 
 // Expects import_tiktoken to throw with "PATH:LINE: ..." containing `what`.
