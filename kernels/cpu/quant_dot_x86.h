@@ -27,6 +27,14 @@ namespace {
 
 using namespace scout::blocks;
 
+// Asks for the cache lines of the bytes [p, p + n) ahead of use: a decode
+// step streams each weight row once, and the hardware prefetcher alone keeps
+// too few lines in flight to reach the memory's bandwidth.
+inline void prefetch_lines(const uint8_t* p, size_t n) {
+  for (size_t o = 0; o < n; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T0);
+}
+constexpr size_t kPrefetchAhead = 4096;  // bytes: about 20 K-quant blocks (measured: 2 KiB gave 3% less)
+
 // Sums of 4 adjacent u8 x s8 products, added to acc (8 x i32).
 inline __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
 #if SCOUT_VNNI
@@ -165,6 +173,7 @@ void legacy_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
   for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps(), extra[r] = 0.0f;
 
   for (int64_t i = 0; i < n / 32; ++i) {
+    prefetch_lines(w + i * Dec::kBytes + kPrefetchAhead, Dec::kBytes);
     const LegacyBlock b = Dec::decode(w + i * Dec::kBytes);
     const __m256i u = Dec::kSigned ? _mm256_sign_epi8(b.q, b.q) : b.q;  // |q| when signed
     for (int r = 0; r < NA; ++r) {
@@ -195,6 +204,7 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Block);
+    prefetch_lines(b + kPrefetchAhead, sizeof(Block));
     const float d = f16(b), dmin = f16(b + 2);
     const __m128i sm = unpack_scales_k4(b + 4);
     // sc0..sc7 as int16 in both 128-bit lanes; a byte shuffle then broadcasts one.
@@ -245,6 +255,7 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Q6_K);
+    prefetch_lines(b + kPrefetchAhead, sizeof(Q6_K));
     const int8_t* sc = reinterpret_cast<const int8_t*>(b + offsetof(Q6_K, scales));
     const float d = f16(b + offsetof(Q6_K, d));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sc)));
@@ -300,6 +311,7 @@ void q2_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Q2_K);
+    prefetch_lines(b + kPrefetchAhead, sizeof(Q2_K));
     const float d = f16(b + offsetof(Q2_K, d)), dmin = f16(b + offsetof(Q2_K, dmin));
     const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + offsetof(Q2_K, scales)));
     const __m128i sc = _mm_and_si128(raw, low4);
@@ -340,6 +352,7 @@ void q3_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Q3_K);
+    prefetch_lines(b + kPrefetchAhead, sizeof(Q3_K));
     const float d = f16(b + offsetof(Q3_K, d));
     const __m128i sc8 = unpack_scales_q3_k(b + offsetof(Q3_K, scales));
     const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
@@ -386,6 +399,7 @@ void iq4_xs_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(IQ4_XS);
+    prefetch_lines(b + kPrefetchAhead, sizeof(IQ4_XS));
     const float d = f16(b + offsetof(IQ4_XS, d));
     const __m256i sc16 = _mm256_broadcastsi128_si256(unpack_scales_iq4_xs(b));
 
