@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The CPU speed table of the README: makes the two `bench`-preset files
 # (Q4_K_M-style mix and Q8_0, the real Llama 4 vocabulary from ../shared) if
-# they are missing, then runs `scout bench` on each for pp512 and tg128.
+# they are missing, then runs `scout bench` on each for pp512 and tg128, and
+# the batched decode (-np 1,4,8 at depth 128, 64 tokens). With LLAMA_BENCH
+# and LLAMA_BATCHED_BENCH naming llama.cpp's llama-bench and
+# llama-batched-bench, the same tests through llama.cpp follow each file's
+# rows, in the same run, so the two compare side by side.
 #   tools/bench/bench_preset.sh [BUILD_DIR] [THREADS] [REPS] [OUT_DIR]
 set -euo pipefail
 build=${1:-build}
@@ -29,4 +33,14 @@ q6="$q6}"
 "$scout" bench --mem-bw -t "$threads" -o md 2>/dev/null
 for f in bench-q4_k_m bench-q8_0; do
   "$scout" bench -m "$out/$f.gguf" -p 512 -n 128 -t "$threads" -r "$reps" -o md 2>/dev/null
+  if [ -n "${LLAMA_BENCH:-}" ]; then
+    "$LLAMA_BENCH" -m "$out/$f.gguf" -p 512 -n 128 -t "$threads" -r "$reps" -o md 2>/dev/null
+  fi
+  # Batched decode: aggregate t/s of N sequences, each 128 tokens deep.
+  last_threads=${threads##*,}
+  "$scout" bench -m "$out/$f.gguf" -p 0 -n 64 -d 128 -np 1,4,8 -t "$last_threads" -r "$reps" -o md 2>/dev/null
+  if [ -n "${LLAMA_BATCHED_BENCH:-}" ]; then
+    "$LLAMA_BATCHED_BENCH" -m "$out/$f.gguf" -c 4096 -b 2048 -ub 512 -npp 128 -ntg 64 -npl 1,4,8 \
+      -t "$last_threads" 2>&1 | grep -E '^\|'
+  fi
 done
