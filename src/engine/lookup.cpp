@@ -65,7 +65,8 @@ void generate_with_lookup(Session& session, Generation& g, std::vector<int32_t> 
       ++stats.accepted;
       history.push_back(*token);
     }
-    if (!draft.empty()) len = i == 0 ? std::max<int64_t>(1, len / 2) : i == draft.size() ? std::min<int64_t>(n_draft, 2 * len) : len;
+    if (!draft.empty() && i == 0) len = std::max<int64_t>(1, len / 2);
+    if (!draft.empty() && i == draft.size()) len = std::min<int64_t>(n_draft, 2 * len);
     // Rows past i hold guesses that were not drawn (or follow the end).
     if (const int64_t keep = base + static_cast<int64_t>(i) + 1; keep < static_cast<int64_t>(session.n_past())) {
       if (session.kv_cache().keepable_prefix(0, keep) != keep)

@@ -129,6 +129,25 @@ TEST(RunCli, ContextLimits) {
   EXPECT_EQ(cut["ids"].size(), 4u);
 }
 
+// --lookup gives the ids of plain decoding, and --json says how many guesses
+// were drawn; the bundled stories260K (no ../shared needed).
+TEST(RunCli, LookupGivesThePlainTokensAndCountsGuesses) {
+  const std::string prompt = "Lily had a red ball. Lily had a red ball. Lily had a red ball. Lily had a";
+  const json plain = run_json({"-p", prompt, "--temp", "0", "-n", "60"});
+  const json spec = run_json({"-p", prompt, "--temp", "0", "-n", "60", "--lookup", "6"});
+  EXPECT_EQ(spec["ids"], plain["ids"]);
+  EXPECT_EQ(spec["text"], plain["text"]);
+  EXPECT_FALSE(plain.contains("lookup"));
+  ASSERT_TRUE(spec.contains("lookup"));
+  EXPECT_GT(spec["lookup"]["drafted"].get<int>(), 0);
+  EXPECT_LE(spec["lookup"]["accepted"].get<int>(), spec["lookup"]["drafted"].get<int>());
+  for (const char* bad : {"15", "-1", "x"}) {
+    CommandResult r = run_scout({"run", "-p", "a", "--lookup", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--lookup"), std::string::npos) << r.err;
+  }
+}
+
 TEST(RunCli, Errors) {
   TempDir tmp;
   CommandResult r = run_scout({"run", "-m", tmp.path("nope.gguf"), "-p", "x"});
