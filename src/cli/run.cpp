@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <iterator>
 
 #include "chat/chat_prompt.h"
@@ -24,7 +25,7 @@
 #include "models/model.h"
 #include "engine/generate.h"
 #include "engine/kv_snapshot.h"
-#include "engine/lookup.h"
+#include "engine/speculative.h"
 #include "engine/session.h"
 #include "tokenizer/tokenizer.h"
 #include "vision/media_prompt.h"
@@ -51,6 +52,8 @@ struct RunOptions {
   std::string chat_template;
   std::string prompt_cache;
   int lookup = 0;
+  std::string draft_model;
+  int draft_max = 8;
   VisionFlags vision;
 };
 
@@ -141,6 +144,18 @@ void run(const RunOptions& o, CLI::App* cmd) {
   const engine::SessionOptions so =
       o.session.options(model->hparams().context_length);
   engine::Session session(*model, so);
+  // --draft-model: a second model (same vocabulary) in a session of its own.
+  std::unique_ptr<Model> draft_model;
+  std::optional<engine::Session> draft_session;
+  if (!o.draft_model.empty()) {
+    if (o.lookup > 0) throw UsageError("give either --lookup or --draft-model, not both");
+    draft_model = o.session.load_model(o.draft_model);
+    engine::check_same_vocabulary(*tok, *tokenizer::Tokenizer::from_gguf(draft_model->file()));
+    if (draft_model->hparams().n_vocab != model->hparams().n_vocab)
+      throw std::runtime_error(fmt::format("the draft model has {} output rows, the model {}: they must be the same",
+                                           draft_model->hparams().n_vocab, model->hparams().n_vocab));
+    draft_session.emplace(*draft_model, so);
+  }
 
   if (o.vision.any() && !o.prompt_cache.empty()) throw UsageError("--prompt-cache does not take images yet");
   if (o.vision.any() && o.truncate) throw UsageError("--truncate does not cut prompts with images");
@@ -176,7 +191,8 @@ void run(const RunOptions& o, CLI::App* cmd) {
   go.ignore_eog = o.ignore_eos;
   go.render_specials = o.show_special;
   go.sampler = sampler_params(o.sampling);
-  go.lookup = o.lookup;
+  go.draft_max = draft_session ? o.draft_max : o.lookup;
+  go.draft_session = draft_session ? &*draft_session : nullptr;
 
   auto stream = [&](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -208,7 +224,7 @@ void run(const RunOptions& o, CLI::App* cmd) {
                           {"prompt_tokens_per_s", r.prompt_tokens_per_second()},
                           {"generate_ms", r.generate_seconds * 1e3},
                           {"generate_tokens_per_s", r.generated_tokens_per_second()}}}};
-    if (o.lookup > 0) j["lookup"] = {{"drafted", r.lookup_drafted}, {"accepted", r.lookup_accepted}};
+    if (go.draft_max > 0) j["speculative"] = {{"drafted", r.drafted_tokens}, {"accepted", r.accepted_tokens}};
     // Invalid UTF-8 (random models emit any bytes) is replaced, not fatal.
     fmt::print("{}\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
@@ -217,9 +233,11 @@ void run(const RunOptions& o, CLI::App* cmd) {
   spdlog::info("prompt: {} tokens, {:.1f} tok/s | generated: {} tokens, {:.1f} tok/s | load {:.0f} ms | stop: {} | seed {}",
                r.prompt_ids.size(), r.prompt_tokens_per_second(), r.ids.size(), r.generated_tokens_per_second(),
                load_seconds * 1e3, engine::finish_reason(r.stop_reason), go.sampler.seed);
-  if (o.lookup > 0)
-    spdlog::info("lookup: {} of {} guessed tokens drawn ({:.0f}%)", r.lookup_accepted, r.lookup_drafted,
-                 r.lookup_drafted ? 100.0 * static_cast<double>(r.lookup_accepted) / static_cast<double>(r.lookup_drafted) : 0.0);
+  if (go.draft_max > 0)
+    spdlog::info("{}: {} of {} guessed tokens drawn ({:.0f}%)", draft_session ? "draft model" : "lookup",
+                 r.accepted_tokens, r.drafted_tokens,
+                 r.drafted_tokens ? 100.0 * static_cast<double>(r.accepted_tokens) / static_cast<double>(r.drafted_tokens)
+                                  : 0.0);
 }
 
 }  // namespace
@@ -247,7 +265,14 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--lookup", o->lookup,
                   "speculative decoding by prompt lookup: guess up to N tokens a step from earlier text (the prompt "
                   "and the output) and check them in one pass; the output is the same as without")
-      ->check(CLI::Range(0, engine::kMaxLookup));
+      ->check(CLI::Range(0, engine::kMaxDraft));
+  CLI::Option* draft_model = cmd->add_option("--draft-model", o->draft_model,
+                  "speculative decoding with a draft model: a smaller GGUF with the same vocabulary guesses "
+                  "--draft-max tokens a step, checked in one pass; the output is the same as without");
+  cmd->add_option("--draft-max", o->draft_max, "with --draft-model: the most tokens guessed a step")
+      ->check(CLI::Range(1, engine::kMaxDraft))
+      ->needs(draft_model)
+      ->capture_default_str();
   cmd->add_option("--prompt-cache", o->prompt_cache,
                   "keep the prompt's KV cache in FILE: when FILE holds this model's cache of a prefix of the prompt, "
                   "only the rest is evaluated; FILE then holds the whole prompt's");

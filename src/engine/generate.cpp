@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "engine/lookup.h"
+#include "engine/speculative.h"
 
 namespace scout::engine {
 
@@ -346,13 +346,17 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tok, std::
     next = step(prompt);
     g.result().prompt_seconds = seconds_since(t_prompt);  // includes the first draw: microseconds
   }
-  if (next && opts.lookup > 0) {
+  if (next && opts.draft_max > 0) {
     std::vector<int32_t> history(prompt.begin(), prompt.end());
     history.insert(history.end(), g.result().ids.begin(), g.result().ids.end() - 1);  // all but *next
-    LookupStats stats;
-    generate_with_lookup(session, g, std::move(history), *next, opts.lookup, stats);
-    g.result().lookup_drafted = stats.drafted;
-    g.result().lookup_accepted = stats.accepted;
+    LookupDrafter lookup;
+    std::optional<ModelDrafter> model;
+    if (opts.draft_session) model.emplace(*opts.draft_session);
+    SpeculativeStats stats;
+    generate_speculative(session, g, std::move(history), *next, opts.draft_max,
+                         model ? static_cast<Drafter&>(*model) : lookup, stats);
+    g.result().drafted_tokens = stats.drafted;
+    g.result().accepted_tokens = stats.accepted;
     return std::move(g.result());
   }
   while (next) {

@@ -120,9 +120,12 @@ struct GenerateOptions {
   // Needs every logit: candidates() is 0. Off, nothing changes; on, the
   // draws are the same as off.
   int top_logprobs = -1;
-  // > 0: speculative decoding by prompt lookup (engine/lookup.h), guessing up
-  // to this many tokens (at most kMaxLookup) a step. The draws are the same as off.
-  int lookup = 0;
+  // > 0: speculative decoding (engine/speculative.h), guessing up to this
+  // many tokens (at most kMaxDraft) a step: by prompt lookup, or with
+  // draft_session set, by that session's model (same vocabulary; it must hold
+  // nothing yet). The draws are the same as off.
+  int draft_max = 0;
+  Session* draft_session = nullptr;
 };
 
 enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Cancelled };
@@ -148,8 +151,8 @@ struct GenerateResult {
   std::vector<TokenLogprob> logprobs;
   std::string text;             // what was streamed
   StopReason stop_reason = StopReason::MaxTokens;
-  uint64_t lookup_drafted = 0;  // with GenerateOptions::lookup: tokens guessed,
-  uint64_t lookup_accepted = 0; // ... and drawn as guessed
+  uint64_t drafted_tokens = 0;   // with GenerateOptions::draft_max: tokens guessed,
+  uint64_t accepted_tokens = 0;  // ... and drawn as guessed
   double prompt_seconds = 0;    // evaluating the prompt
   double generate_seconds = 0;  // sampling and evaluating the generated tokens
   double prompt_tokens_per_second() const;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/command.h"
 #include "test_util.h"
 
 namespace scout::test {
@@ -137,14 +138,37 @@ TEST(RunCli, LookupGivesThePlainTokensAndCountsGuesses) {
   const json spec = run_json({"-p", prompt, "--temp", "0", "-n", "60", "--lookup", "6"});
   EXPECT_EQ(spec["ids"], plain["ids"]);
   EXPECT_EQ(spec["text"], plain["text"]);
-  EXPECT_FALSE(plain.contains("lookup"));
-  ASSERT_TRUE(spec.contains("lookup"));
-  EXPECT_GT(spec["lookup"]["drafted"].get<int>(), 0);
-  EXPECT_LE(spec["lookup"]["accepted"].get<int>(), spec["lookup"]["drafted"].get<int>());
+  EXPECT_FALSE(plain.contains("speculative"));
+  ASSERT_TRUE(spec.contains("speculative"));
+  EXPECT_GT(spec["speculative"]["drafted"].get<int>(), 0);
+  EXPECT_LE(spec["speculative"]["accepted"].get<int>(), spec["speculative"]["drafted"].get<int>());
   for (const char* bad : {"15", "-1", "x"}) {
     CommandResult r = run_scout({"run", "-p", "a", "--lookup", bad});
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_NE(r.err.find("--lookup"), std::string::npos) << r.err;
+  }
+}
+
+// --draft-model: the bundled stories260K drafting for itself guesses every
+// token right; a draft with another vocabulary, or with --lookup, is refused.
+TEST(RunCli, DraftModelGivesThePlainTokens) {
+  const std::string stories_file = cli::default_text_model_path();
+  const json plain = run_json({"-p", "Once upon a time", "--temp", "0", "-n", "40"});
+  const json spec = run_json({"-p", "Once upon a time", "--temp", "0", "-n", "40", "--draft-model", stories_file,
+                              "--draft-max", "5"});
+  EXPECT_EQ(spec["ids"], plain["ids"]);
+  EXPECT_GT(spec["speculative"]["drafted"].get<int>(), 0);
+  EXPECT_EQ(spec["speculative"]["accepted"], spec["speculative"]["drafted"]);
+  const std::vector<std::vector<std::string>> bad = {
+      {"run", "-p", "a", "--draft-model", default_model_path()},  // the Llama 4 vocabulary
+      {"run", "-p", "a", "--draft-model", stories_file, "--lookup", "3"},
+      {"run", "-p", "a", "--draft-max", "4"},
+      {"run", "-p", "a", "--draft-model", stories_file, "--draft-max", "99"},
+  };
+  for (const auto& args : bad) {
+    CommandResult r = run_scout(args);
+    EXPECT_EQ(r.exit_code, 2) << args.back();
+    EXPECT_EQ(r.err.rfind("scout: error: ", 0), 0u) << r.err;
   }
 }
 

@@ -1,4 +1,4 @@
-#include "engine/lookup.h"
+#include "engine/speculative.h"
 
 #include <fmt/format.h>
 
@@ -25,10 +25,44 @@ std::vector<int32_t> lookup_draft(std::span<const int32_t> history, int max_draf
   return {};
 }
 
-void generate_with_lookup(Session& session, Generation& g, std::vector<int32_t> history, int32_t next, int n_draft,
-                          LookupStats& stats) {
-  if (n_draft < 1 || n_draft > kMaxLookup)
-    throw std::invalid_argument(fmt::format("lookup: {} draft tokens (1 to {})", n_draft, kMaxLookup));
+std::vector<int32_t> ModelDrafter::draft(std::span<const int32_t> history, int max) {
+  // Keep what the session shares with history (as far as its chunked layers
+  // allow a cut), evaluate the rest but the last token, then decode greedily.
+  size_t common = 0;
+  while (common < held_.size() && common + 1 < history.size() && held_[common] == history[common]) ++common;
+  if (common < held_.size()) {
+    common = static_cast<size_t>(session_.kv_cache().keepable_prefix(0, static_cast<int64_t>(common)));
+    session_.kv_cache().truncate(0, static_cast<int64_t>(common));
+    held_.resize(common);
+  }
+  std::vector<int32_t> out;
+  std::vector<float> logits = session_.eval(history.subspan(common));
+  held_.assign(history.begin(), history.end());
+  for (;;) {
+    const auto best = std::max_element(logits.begin(), logits.end());  // ties: the lower id
+    out.push_back(static_cast<int32_t>(best - logits.begin()));
+    if (static_cast<int>(out.size()) == max) return out;
+    logits = session_.eval({&out.back(), 1});
+    held_.push_back(out.back());
+  }
+}
+
+void check_same_vocabulary(const tokenizer::Tokenizer& target, const tokenizer::Tokenizer& draft) {
+  if (target.n_vocab() != draft.n_vocab())
+    throw std::runtime_error(fmt::format("the draft model's vocabulary has {} tokens, the model's {}: they must be the same",
+                                         draft.n_vocab(), target.n_vocab()));
+  for (size_t id = 0; id < target.n_vocab(); ++id) {
+    const auto i = static_cast<int32_t>(id);
+    if (target.token_text(i) != draft.token_text(i))
+      throw std::runtime_error(fmt::format("the draft model's token {} is '{}', the model's '{}': the vocabularies differ", i,
+                                           draft.token_text(i), target.token_text(i)));
+  }
+}
+
+void generate_speculative(Session& session, Generation& g, std::vector<int32_t> history, int32_t next, int n_draft,
+                          Drafter& drafter, SpeculativeStats& stats) {
+  if (n_draft < 1 || n_draft > kMaxDraft)
+    throw std::invalid_argument(fmt::format("speculative decoding: {} draft tokens (1 to {})", n_draft, kMaxDraft));
   const uint64_t n_ctx = session.n_ctx();
   // How many tokens to guess: halved after a step whose first guess was
   // wrong, doubled after one whose guesses were all right (up to n_draft),
@@ -44,8 +78,9 @@ void generate_with_lookup(Session& session, Generation& g, std::vector<int32_t> 
     if (const int64_t b = session.kv_cache().next_chunk_boundary(base); b >= 0) room = std::min(room, b - base - 1);
     // Guesses past max_tokens would be evaluated for nothing.
     if (const int64_t left = g.tokens_left(); left >= 0) room = std::min(room, left - 1);
-    const std::vector<int32_t> draft =
-        lookup_draft(history, static_cast<int>(std::clamp<int64_t>(room, 0, len)));
+    room = std::clamp<int64_t>(room, 0, len);
+    const std::vector<int32_t> draft = room > 0 ? drafter.draft(history, static_cast<int>(room)) : std::vector<int32_t>{};
+    if (static_cast<int64_t>(draft.size()) > room) throw std::logic_error("speculative decoding: a draft too long");
 
     std::vector<int32_t> rows{*token};
     rows.insert(rows.end(), draft.begin(), draft.end());
@@ -70,7 +105,7 @@ void generate_with_lookup(Session& session, Generation& g, std::vector<int32_t> 
     // Rows past i hold guesses that were not drawn (or follow the end).
     if (const int64_t keep = base + static_cast<int64_t>(i) + 1; keep < static_cast<int64_t>(session.n_past())) {
       if (session.kv_cache().keepable_prefix(0, keep) != keep)
-        throw std::logic_error(fmt::format("lookup: cannot cut the cache back to {} positions", keep));
+        throw std::logic_error(fmt::format("speculative decoding: cannot cut the cache back to {} positions", keep));
       session.kv_cache().truncate(0, keep);
     }
   }
