@@ -77,7 +77,7 @@ InputFormat detect_format(const std::string& path) {
 std::vector<Job> read_jobs(const std::string& path, InputFormat format) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return read_directory(path);
-  const std::vector<std::string> lines = split_lines(slurp(path));
+  const std::vector<std::string> lines = read_lines(path);
   std::vector<Job> jobs;
   std::set<std::string> unknown_keys;
   const std::string base_dir = fs::path(path).parent_path().string();  // images' relative paths start here
@@ -109,22 +109,27 @@ void mark_duplicate_ids(std::vector<Job>& jobs) {
   }
 }
 
-}  // namespace scout::batch
+std::vector<std::string> read_lines(const std::string& path) { return split_lines(slurp(path)); }
 
-namespace scout::batch {
+std::string list_some(const std::vector<std::string>& names) {
+  constexpr size_t kMaxNamed = 20;
+  const auto n_shown = static_cast<std::ptrdiff_t>(std::min(names.size(), kMaxNamed));
+  const std::vector<std::string> shown(names.begin(), names.begin() + n_shown);
+  std::string s = fmt::format("{}", fmt::join(shown, ", "));
+  if (names.size() > kMaxNamed) s += fmt::format(", and {} more", names.size() - kMaxNamed);
+  return s;
+}
 
 void require_unique_ids(const std::vector<Job>& jobs, const std::string& path) {
   std::map<std::string, std::vector<size_t>> lines;
   for (const Job& job : jobs)
     if (!job.id.is_null()) lines[job.key()].push_back(job.line);
-  std::string dups;
-  size_t n = 0;
-  for (const auto& [key, at] : lines) {
-    if (at.size() < 2) continue;
-    if (++n <= 20) dups += fmt::format("{}{} (lines {})", dups.empty() ? "" : ", ", key, fmt::join(at, ", "));
-  }
-  if (n > 20) dups += fmt::format(", and {} more", n - 20);
-  if (n > 0) throw std::runtime_error(fmt::format("{}: custom_id must be unique; used more than once: {}", path, dups));
+  std::vector<std::string> dups;
+  for (const auto& [key, at] : lines)
+    if (at.size() > 1) dups.push_back(fmt::format("{} (lines {})", key, fmt::join(at, ", ")));
+  if (!dups.empty())
+    throw std::runtime_error(
+        fmt::format("{}: custom_id must be unique; used more than once: {}", path, list_some(dups)));
 }
 
 }  // namespace scout::batch

@@ -19,6 +19,13 @@ enum class InputFormat { Jsonl, Text, OpenAI };
 // file that cannot be read: read_jobs says why).
 InputFormat detect_format(const std::string& path);
 
+// A text file's lines without their "\n" (and a "\r" before it, for files
+// from Windows); throws std::runtime_error naming the path when it cannot be read.
+std::vector<std::string> read_lines(const std::string& path);
+
+// "a, b, ..., and N more": names for an error message, at most 20 listed.
+std::string list_some(const std::vector<std::string>& names);
+
 // Reads every job; throws std::runtime_error naming the path when it cannot
 // be read. A directory is read as .txt files whatever the format. Blank lines
 // are skipped (they keep their line numbers for the ones after them).

@@ -14,32 +14,11 @@ namespace scout::batch {
 
 namespace {
 
-constexpr size_t kMaxNamed = 20;  // ids named per problem; the rest are counted
-
 struct Found {
   std::string file;
   size_t line = 0;
   std::string text;
 };
-
-// "a", "b", ... and N more.
-std::string some(const std::vector<std::string>& names) {
-  std::vector<std::string> shown(names.begin(), names.begin() + static_cast<long>(std::min(names.size(), kMaxNamed)));
-  std::string s = fmt::format("{}", fmt::join(shown, ", "));
-  if (names.size() > kMaxNamed) s += fmt::format(", and {} more", names.size() - kMaxNamed);
-  return s;
-}
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot read");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-  }
-  return lines;
-}
 
 }  // namespace
 
@@ -90,11 +69,14 @@ MergeReport merge_shards(const std::string& input, InputFormat format, const std
     }
   }
   if (!missing.empty())
-    report.problems.push_back(fmt::format("{} ids of the input are in no shard file: {}", missing.size(), some(missing)));
+    report.problems.push_back(
+        fmt::format("{} ids of the input are in no shard file: {}", missing.size(), list_some(missing)));
   if (!duplicated.empty())
-    report.problems.push_back(fmt::format("{} ids are in more than one place: {}", duplicated.size(), some(duplicated)));
+    report.problems.push_back(
+        fmt::format("{} ids are in more than one place: {}", duplicated.size(), list_some(duplicated)));
   if (!unknown.empty())
-    report.problems.push_back(fmt::format("{} ids are not in the input {}: {}", unknown.size(), input, some(unknown)));
+    report.problems.push_back(
+        fmt::format("{} ids are not in the input {}: {}", unknown.size(), input, list_some(unknown)));
   if (!report.problems.empty()) return report;
 
   std::ofstream out(output, std::ios::binary | std::ios::trunc);

@@ -71,8 +71,8 @@ class Runner {
   uint32_t n_parallel() const { return session_.n_seq(); }
 
   // Forward passes run so far: over prompt pieces (one per step however many
-  // jobs' pieces it holds, plus one per image job and per piece of fewer than
-  // 16 tokens), and decode steps.
+  // jobs' pieces it holds, plus one per image job, and on a GPU one per piece
+  // of fewer than 16 tokens), and decode steps.
   struct Passes {
     uint64_t prompt = 0;
     uint64_t decode = 0;

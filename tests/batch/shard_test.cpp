@@ -28,6 +28,11 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+// The error shard_from_env gives with these variables.
+std::string env_error(std::map<std::string, std::string> vars) {
+  return error_of([&] { shard_from_env(env(std::move(vars))); });
+}
+
 TEST(BatchShard, ParsesKOfN) {
   const Shard s = parse_shard("2/5");
   EXPECT_EQ(s.index, 2u);
@@ -73,10 +78,10 @@ TEST(BatchShard, FromSlurmArrays) {
                           {"JOB_COMPLETION_INDEX", "0"}, {"SCOUT_SHARD_COUNT", "5"}}));
   ASSERT_TRUE(s);
   EXPECT_EQ(s->count, 2u);
-  EXPECT_NE(error_of([] { shard_from_env(env({{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"}})); })
+  EXPECT_NE(env_error({{"SLURM_ARRAY_TASK_ID", "8"}, {"SLURM_ARRAY_TASK_COUNT", "8"}})
                 .find("does not exist"),
             std::string::npos);
-  EXPECT_NE(error_of([] { shard_from_env(env({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "8"}})); })
+  EXPECT_NE(env_error({{"SLURM_ARRAY_TASK_ID", "x"}, {"SLURM_ARRAY_TASK_COUNT", "8"}})
                 .find("not a non-negative integer"),
             std::string::npos);
   // A task id without a count (not an array of this shape): no shard.
@@ -91,12 +96,12 @@ TEST(BatchShard, FromKubernetesIndexedJobs) {
   EXPECT_TRUE(s->from_env);
   EXPECT_NE(s->source.find("JOB_COMPLETION_INDEX=4"), std::string::npos);
   // The count has no standard variable: without SCOUT_SHARD_COUNT every pod would run everything.
-  EXPECT_NE(error_of([] { shard_from_env(env({{"JOB_COMPLETION_INDEX", "4"}})); }).find("SCOUT_SHARD_COUNT is not"),
+  EXPECT_NE(env_error({{"JOB_COMPLETION_INDEX", "4"}}).find("SCOUT_SHARD_COUNT is not"),
             std::string::npos);
-  EXPECT_NE(error_of([] { shard_from_env(env({{"JOB_COMPLETION_INDEX", "4"}, {"SCOUT_SHARD_COUNT", "4"}})); })
+  EXPECT_NE(env_error({{"JOB_COMPLETION_INDEX", "4"}, {"SCOUT_SHARD_COUNT", "4"}})
                 .find("does not exist"),
             std::string::npos);
-  EXPECT_NE(error_of([] { shard_from_env(env({{"JOB_COMPLETION_INDEX", "0"}, {"SCOUT_SHARD_COUNT", "0"}})); })
+  EXPECT_NE(env_error({{"JOB_COMPLETION_INDEX", "0"}, {"SCOUT_SHARD_COUNT", "0"}})
                 .find("at least 1"),
             std::string::npos);
 }
