@@ -1,6 +1,8 @@
 // Matrix-matrix products for prompt batches: up to 4 quantized weight rows
 // against a panel of 16 tokens at once, with AVX-512 VNNI (vpdpbusd on 512-bit
-// vectors) doing one instruction per 64 multiply-adds.
+// vectors, quant_gemm_avx512.cpp) doing one instruction per 64 multiply-adds,
+// or AVX2 (vpmaddubsw, sums of a scale's span kept in int16,
+// quant_gemm_avx2.cpp) one per 32 for 4-bit weights.
 //
 // Why a second kernel family: quant_dot.h multiplies one weight row with
 // token rows, so every 32 weights need a dot instruction *and* a multiply by
@@ -45,6 +47,7 @@ struct QuantGemm {
 
 // nullptr when this type or level has no panel kernel (then use quant_dot).
 const QuantGemm* quant_gemm(TensorType t, CpuLevel level);
+const QuantGemm* quant_gemm_avx2(TensorType t);
 const QuantGemm* quant_gemm_avx512(TensorType t);
 
 // Bytes of one panel for rows of n elements.

@@ -180,24 +180,36 @@ TEST_P(BatchIndependence, Batch1Vs7Vs512) {
     out.push_back(s.eval(tokens, true));
   }
   const size_t V = model->hparams().n_vocab;
+  auto as_ref = [&](const std::vector<float>& logits) {
+    std::vector<std::vector<double>> ref(tokens.size(), std::vector<double>(V));
+    for (size_t t = 0; t < tokens.size(); ++t)
+      for (size_t i = 0; i < V; ++i) ref[t][i] = logits[t * V + i];
+    return ref;
+  };
   for (size_t k = 1; k < out.size(); ++k) {
     ASSERT_EQ(out[k].size(), out[0].size());
     double m = 0;
     for (size_t i = 0; i < out[0].size(); ++i) m = std::max(m, static_cast<double>(std::abs(out[k][i] - out[0][i])));
     // Batches of 16+ rows may use the panel kernels on quantized weights: the
     // same math rounded in another order, which can move an activation to the
-    // next 8-bit level. There the batches agree closely, not to 1e-4.
+    // next 8-bit level, and through attention every later position moves with
+    // it. So there the test is accuracy: against the f32 logits (--exact), the
+    // panels' error is no larger than the row kernels' (one-token batches).
     const bool panels = GetParam() != "f32" && k == 2;
     if (!panels) {
       EXPECT_LT(m, 1e-4) << "batch variant " << k;
       continue;
     }
-    std::vector<std::vector<double>> ref(tokens.size(), std::vector<double>(V));
-    for (size_t t = 0; t < tokens.size(); ++t)
-      for (size_t i = 0; i < V; ++i) ref[t][i] = out[0][t * V + i];
-    const Agreement a = agreement(out[k], ref, V, 2e-3);
-    EXPECT_GE(a.close, static_cast<int>(0.9 * tokens.size())) << "batch variant " << k;
-    EXPECT_GE(a.argmax_same, static_cast<int>(0.9 * tokens.size())) << "batch variant " << k;
+    engine::SessionOptions opts;
+    opts.quantize_activations = false;
+    engine::Session exact_session(*model, opts);
+    const auto exact = as_ref(exact_session.eval(tokens, true));
+    const Agreement rows = agreement(out[0], exact, V, 1.0), panel = agreement(out[k], exact, V, 1.0);
+    EXPECT_LE(panel.median_rel_rms, 1.25 * rows.median_rel_rms + 1e-4) << "batch variant " << k;
+    EXPECT_GE(panel.argmax_same, rows.argmax_same - static_cast<int>(0.05 * tokens.size())) << "batch variant " << k;
+    // And the two batchings agree position by position to within the 8-bit rounding.
+    const Agreement a = agreement(out[k], as_ref(out[0]), V, 5e-2);
+    EXPECT_EQ(a.close, static_cast<int>(tokens.size())) << "batch variant " << k;
   }
 }
 

@@ -4,11 +4,15 @@
 // that fits the L2 cache and one that has to come from DRAM. Reports weight
 // bytes/s (compare with `scout bench --mem-bw`) and multiply-adds/s. And the
 // CPU backend's attention over the paged KV cache per KV type, for a prompt
-// batch and one decode step at depth, on all threads (flop/s).
+// batch and one decode step at depth, on all threads (flop/s). And the whole
+// CPU matmul (quantizing, packing, kernel calls) on a 2048-square matrix, and
+// the int8 multiply-add peak of one core, the ceiling for the GMAC/s above.
 //   build/tools/scout_kernel_bench --benchmark_filter=q4_K
 //   build/tools/scout_kernel_bench --benchmark_filter=attention/.*f16
 #include <benchmark/benchmark.h>
 #include <omp.h>
+
+#include <immintrin.h>
 
 #include <cmath>
 #include <map>
@@ -19,6 +23,7 @@
 
 #include "backend/cpu/cpu_attention.h"
 #include "backend/cpu/cpu_kv.h"
+#include "backend/cpu/cpu_matmul.h"
 #include "kernels/cpu/act_quant.h"
 #include "kernels/cpu/quant_dot.h"
 #include "kernels/cpu/quant_gemm.h"
@@ -80,9 +85,9 @@ void BM_QuantDot(benchmark::State& state, TensorType t, CpuLevel level, int64_t 
 }
 
 // The prompt-batch form: 4 weight rows x a panel of kPanelTokens tokens per call.
-void BM_QuantGemm(benchmark::State& state, TensorType t, int64_t n_out) {
-  const QuantGemm* g = quant_gemm(t, CpuLevel::Avx512);
-  if (!cpu_supports(CpuLevel::Avx512) || !g) {
+void BM_QuantGemm(benchmark::State& state, TensorType t, CpuLevel level, int64_t n_out) {
+  const QuantGemm* g = quant_gemm(t, level);
+  if (!cpu_supports(level) || !g) {
     state.SkipWithError("no panel kernel here");
     return;
   }
@@ -101,6 +106,85 @@ void BM_QuantGemm(benchmark::State& state, TensorType t, int64_t n_out) {
   }
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(m.w.size()));
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n_out * n_in * kPanelTokens) * state.iterations() / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+// The int8 multiply-add peak of one core: twelve independent chains of the
+// one instruction (or pair) the integer kernels are built from, nothing else,
+// so a kernel's GMAC/s reads as a fraction of what the core can do.
+//   avx2/maddubs:   vpmaddubsw alone (u8 x s8 pairs to int16), 32 MACs
+//   avx2/maddubs+madd: vpmaddubsw then vpmaddwd to int32, as the row kernels
+//   vnni/dpbusd256, avx512/dpbusd512: vpdpbusd on 256- and 512-bit vectors
+// Each step feeds its result back as its next input: no step can be hoisted.
+constexpr int kChains = 12;
+#define SCOUT_PEAK_LOOP(VEC, ZERO, SET1, STEP)                                   \
+  VEC x[kChains];                                                                \
+  for (int c = 0; c < kChains; ++c) x[c] = SET1(0x01020304 + c);                \
+  const VEC b = SET1(0x01FF02FE);                                                \
+  for (int64_t i = 0; i < iters; ++i)                                            \
+    for (int c = 0; c < kChains; ++c) x[c] = STEP;                               \
+  VEC s = ZERO;                                                                  \
+  for (int c = 0; c < kChains; ++c) s = _mm256_or_si256(s, x[c]);                \
+  return s;
+
+__attribute__((target("avx2"))) __m256i peak_maddubs(int64_t iters) {
+  SCOUT_PEAK_LOOP(__m256i, _mm256_setzero_si256(), _mm256_set1_epi32, _mm256_maddubs_epi16(x[c], b))
+}
+__attribute__((target("avx2"))) __m256i peak_maddubs_madd(int64_t iters) {
+  SCOUT_PEAK_LOOP(__m256i, _mm256_setzero_si256(), _mm256_set1_epi32,
+                  _mm256_madd_epi16(_mm256_maddubs_epi16(x[c], b), b))
+}
+__attribute__((target("avx2,avx512f,avx512vl,avx512vnni"))) __m256i peak_dpbusd256(int64_t iters) {
+  SCOUT_PEAK_LOOP(__m256i, _mm256_setzero_si256(), _mm256_set1_epi32, _mm256_dpbusd_epi32(x[c], b, x[c]))
+}
+#undef SCOUT_PEAK_LOOP
+__attribute__((target("avx2,avx512f,avx512bw,avx512vnni"))) __m256i peak_dpbusd512(int64_t iters) {
+  __m512i x[kChains];
+  for (int c = 0; c < kChains; ++c) x[c] = _mm512_set1_epi32(0x01020304 + c);
+  const __m512i b = _mm512_set1_epi32(0x01FF02FE);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int c = 0; c < kChains; ++c) x[c] = _mm512_dpbusd_epi32(x[c], b, x[c]);
+  __m512i s = _mm512_setzero_si512();
+  for (int c = 0; c < kChains; ++c) s = _mm512_or_si512(s, x[c]);
+  return _mm512_castsi512_si256(s);
+}
+
+void BM_Int8Peak(benchmark::State& state, CpuLevel level, __m256i (*loop)(int64_t), int macs_per_step) {
+  if (!cpu_supports(level)) {
+    state.SkipWithError("this CPU lacks the level");
+    return;
+  }
+  constexpr int64_t kIters = 1 << 16;
+  for (auto _ : state) {
+    __m256i r = loop(kIters);
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(kIters) * kChains * macs_per_step *
+                                                    state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+// The CPU backend's whole matrix product (backend/cpu/cpu_matmul.h) as a
+// prompt runs it: a 2048 x 2048 matrix against n_rows activation rows, with
+// quantizing, panel packing and the kernel calls, on n_threads threads.
+void BM_Matmul(benchmark::State& state, TensorType t, int64_t n_rows, int n_threads) {
+  const int64_t n = 2048;
+  const Matrix& m = matrix(t, n, n);
+  scout::backend::Weight w;
+  w.type = t;
+  w.n_in = w.n_out = n;
+  w.row_bytes = m.row_bytes;
+  w.data = w.host = m.w.data();
+  scout::backend::cpu::CpuMatmul mm;
+  mm.set_options(n_threads, true);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_rows * n)), y(x.size());
+  for (float& v : x) v = dist(rng);
+  for (auto _ : state) {
+    mm.run(w, x.data(), y.data(), n_rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(n * n * n_rows) * state.iterations() / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
 
@@ -179,10 +263,19 @@ void register_all() {
           benchmark::RegisterBenchmark(name.c_str(), BM_QuantDot, t, level, n_out, n_act);
         }
     }
-  for (TensorType t : types) {
-    const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/avx512/rows:256/act:16";
-    benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemm, t, int64_t{256});
-  }
+  for (TensorType t : types)
+    for (CpuLevel level : {CpuLevel::Avx2, CpuLevel::Avx512}) {
+      const std::string name = "quant_gemm/" + std::string(scout::type_name(t)) + "/" +
+                               std::string(cpu_level_name(level)) + "/rows:256/act:16";
+      benchmark::RegisterBenchmark(name.c_str(), BM_QuantGemm, t, level, int64_t{256});
+    }
+  for (TensorType t : {TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K})
+    for (int n_threads : {1, 2})
+      for (int64_t n_rows : {int64_t{8}, int64_t{512}}) {
+        const std::string name = "matmul/" + std::string(scout::type_name(t)) + "/2048x2048/rows:" +
+                                 std::to_string(n_rows) + "/threads:" + std::to_string(n_threads);
+        benchmark::RegisterBenchmark(name.c_str(), BM_Matmul, t, n_rows, n_threads)->UseRealTime();
+      }
   for (const auto& t : scout::backend::kKvTypes)
     for (const int dim : {128, 32})
       for (const auto& [depth, n_q, what] : {std::tuple{int64_t{16384}, int64_t{512}, "pp512"},
@@ -196,6 +289,10 @@ void register_all() {
   benchmark::RegisterBenchmark("attention/f16/dim:32/heads:1/pp512/depth:65536", BM_Attention, scout::backend::KvType::F16,
                                32, int64_t{65536}, int64_t{512}, int64_t{0}, 1, 1)
       ->UseRealTime();
+  benchmark::RegisterBenchmark("int8_peak/avx2/maddubs", BM_Int8Peak, CpuLevel::Avx2, peak_maddubs, 32);
+  benchmark::RegisterBenchmark("int8_peak/avx2/maddubs+madd", BM_Int8Peak, CpuLevel::Avx2, peak_maddubs_madd, 32);
+  benchmark::RegisterBenchmark("int8_peak/vnni/dpbusd256", BM_Int8Peak, CpuLevel::Vnni, peak_dpbusd256, 32);
+  benchmark::RegisterBenchmark("int8_peak/avx512/dpbusd512", BM_Int8Peak, CpuLevel::Avx512, peak_dpbusd512, 64);
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
   benchmark::RegisterBenchmark("quantize_activations/q8_256", BM_QuantizeActivations, ActFormat::Q8_256);
 }

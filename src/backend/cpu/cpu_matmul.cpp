@@ -160,7 +160,7 @@ void CpuMatmul::quantized(const Weight& w, const kernels::QuantDot& qd, const fl
   }
 }
 
-// Prompt batches on CPUs with AVX-512 VNNI (kernels/cpu/quant_gemm.h): tokens
+// Prompt batches on CPUs with panel kernels (kernels/cpu/quant_gemm.h): tokens
 // interleaved 16 at a time into panels, then each thread takes tiles of
 // weight rows and runs 4 rows x 16 tokens per kernel call.
 void CpuMatmul::panels(const Weight& w, const kernels::QuantGemm& qg, const uint8_t* act, size_t act_bytes, float* y,
@@ -194,8 +194,8 @@ void CpuMatmul::panels(const Weight& w, const kernels::QuantGemm& qg, const uint
           const int nr = static_cast<int>(std::min<int64_t>(R, r1 - r));
           float o[R * P];
           qg.fn(n_in, w.row(r), w.row_bytes, nr, panels + p * pbytes, o);
-          for (int j = 0; j < nr; ++j)
-            for (int k = 0; k < n_tok; ++k) y[(p * P + k) * n_out + r + j] = o[j * P + k];
+          for (int k = 0; k < n_tok; ++k)  // token-major: each token's nr outputs side by side in y
+            for (int j = 0; j < nr; ++j) y[(p * P + k) * n_out + r + j] = o[j * P + k];
         }
       }
     }
