@@ -230,8 +230,8 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
           _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p + 1))));
       for (int r = 0; r < NA; ++r) {
         const int8_t* aq = a[r][i].q + 64 * p;
-        isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(lo, loadu(aq), s_lo));
-        isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(hi, loadu(aq + 32), s_hi));
+        isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(lo, loadu(aq), s_lo)));
+        isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(hi, loadu(aq + 32), s_hi)));
       }
     }
     for (int r = 0; r < NA; ++r) {
@@ -284,7 +284,7 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
                                               _mm_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * k))));
         const __m256i s = _mm256_shuffle_epi8(sch, pick);
         for (int r = 0; r < NA; ++r)
-          isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(q[k], loadu(a[r][i].q + 128 * h + 32 * k), s));
+          isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(q[k], loadu(a[r][i].q + 128 * h + 32 * k), s)));
       }
     }
     for (int r = 0; r < NA; ++r) {
@@ -327,7 +327,7 @@ void q2_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
         const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bytes, 2 * k), three);
         const __m256i s = _mm256_shuffle_epi8(sch, pick_pair(k));
         for (int r = 0; r < NA; ++r)
-          isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(q, loadu(a[r][i].q + 128 * h + 32 * k), s));
+          isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(q, loadu(a[r][i].q + 128 * h + 32 * k), s)));
       }
     }
     for (int r = 0; r < NA; ++r) {
@@ -372,7 +372,7 @@ void q3_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
                                           _mm256_and_si256(hb, four));
         const __m256i s = _mm256_shuffle_epi8(sch, pick_pair(k));
         for (int r = 0; r < NA; ++r)
-          isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(q, loadu(a[r][i].q + 128 * h + 32 * k), s));
+          isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(q, loadu(a[r][i].q + 128 * h + 32 * k), s)));
       }
     }
     for (int r = 0; r < NA; ++r) {
@@ -413,7 +413,7 @@ void iq4_xs_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride,
       const __m256i sc = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * s)));
       for (int r = 0; r < NA; ++r) {
         const __m256i sa = _mm256_sign_epi8(loadu(a[r][i].q + 32 * s), q);
-        isum[r] = _mm256_add_epi32(isum[r], dot_u8s8_scaled(u, sa, sc));
+        isum[r] = summed(_mm256_add_epi32(isum[r], dot_u8s8_scaled(u, sa, sc)));
       }
     }
     for (int r = 0; r < NA; ++r)

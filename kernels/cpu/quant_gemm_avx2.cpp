@@ -41,15 +41,6 @@ inline int32_t pair16(int lo, int hi) {
   return static_cast<int32_t>(static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
 }
 
-// An accumulator the compiler must update in place, step by step. Left alone,
-// GCC reassociates the integer sums of an unrolled group loop: it computes
-// all 32 products first, spills half of them to the stack and adds them up
-// afterwards (a third of the kernel's time went to those spills).
-inline __m256i summed(__m256i v) {
-  asm("" : "+x"(v));
-  return v;
-}
-
 // Adds the int16 pair sums of groups [g0, g0 + n) of one scale's span for R
 // rows: t16[r][h] += 4 weights of row r (broadcast) x 4 activations per token.
 // wq[r] points at the span's first weight byte, q at its first panel group.
