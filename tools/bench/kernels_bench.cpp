@@ -12,7 +12,9 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <cmath>
 #include <map>
@@ -109,6 +111,7 @@ void BM_QuantGemm(benchmark::State& state, TensorType t, CpuLevel level, int64_t
                                                 benchmark::Counter::kIsRate);
 }
 
+#if defined(__x86_64__)
 // The int8 multiply-add peak of one core: twelve independent chains of the
 // one instruction (or pair) the integer kernels are built from, nothing else,
 // so a kernel's GMAC/s reads as a fraction of what the core can do.
@@ -162,6 +165,7 @@ void BM_Int8Peak(benchmark::State& state, CpuLevel level, __m256i (*loop)(int64_
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(kIters) * kChains * macs_per_step *
                                                     state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
+#endif
 
 // The CPU backend's whole matrix product (backend/cpu/cpu_matmul.h) as a
 // prompt runs it: a 2048 x 2048 matrix against n_rows activation rows, with
@@ -289,10 +293,12 @@ void register_all() {
   benchmark::RegisterBenchmark("attention/f16/dim:32/heads:1/pp512/depth:65536", BM_Attention, scout::backend::KvType::F16,
                                32, int64_t{65536}, int64_t{512}, int64_t{0}, 1, 1)
       ->UseRealTime();
+#if defined(__x86_64__)
   benchmark::RegisterBenchmark("int8_peak/avx2/maddubs", BM_Int8Peak, CpuLevel::Avx2, peak_maddubs, 32);
   benchmark::RegisterBenchmark("int8_peak/avx2/maddubs+madd", BM_Int8Peak, CpuLevel::Avx2, peak_maddubs_madd, 32);
   benchmark::RegisterBenchmark("int8_peak/vnni/dpbusd256", BM_Int8Peak, CpuLevel::Vnni, peak_dpbusd256, 32);
   benchmark::RegisterBenchmark("int8_peak/avx512/dpbusd512", BM_Int8Peak, CpuLevel::Avx512, peak_dpbusd512, 64);
+#endif
   benchmark::RegisterBenchmark("quantize_activations/q8_32", BM_QuantizeActivations, ActFormat::Q8_32);
   benchmark::RegisterBenchmark("quantize_activations/q8_256", BM_QuantizeActivations, ActFormat::Q8_256);
 }
