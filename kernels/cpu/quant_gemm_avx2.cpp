@@ -36,11 +36,6 @@ using namespace scout::blocks;
 constexpr int T = kPanelTokens;
 constexpr int kHalf = 8;  // tokens per 256-bit vector
 
-// Two int16 side by side in one int32, for vpmaddwd against a bsums pair.
-inline int32_t pair16(int lo, int hi) {
-  return static_cast<int32_t>(static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
-}
-
 // Adds the int16 pair sums of groups [g0, g0 + n) of one scale's span for R
 // rows: t16[r][h] += 4 weights of row r (broadcast) x 4 activations per token.
 // wq[r] points at the span's first weight byte, q at its first panel group.

@@ -69,11 +69,6 @@ void gemm_32(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, float
 // --- 256-element blocks: panel = d[16], bsums[8][16][2], q[64 groups][16 tokens][4] ---
 constexpr size_t kSums256 = 4 * T, kQ256 = kSums256 + 16 * 2 * T;
 
-// Two int16 side by side in one int32, for vpdpwssd against a bsums pair.
-inline int32_t pair16(int lo, int hi) {
-  return static_cast<int32_t>(static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
-}
-
 // Q4_K / Q5_K: eight sub-blocks of 32, d * sc * q - dmin * m.
 template <bool kFive, int R>
 void gemm_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, float* out) {

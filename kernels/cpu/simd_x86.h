@@ -39,6 +39,12 @@ inline __m256i summed(__m256i v) {
   return v;
 }
 
+// Two int16 side by side in one int32: a pair of scales broadcast against the
+// panels' bsums pairs (vpmaddwd, vpdpwssd).
+inline int32_t pair16(int lo, int hi) {
+  return static_cast<int32_t>(static_cast<uint16_t>(lo) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
+}
+
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
