@@ -58,13 +58,6 @@ inline __m256i bits_to_bytes(uint32_t x) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
 }
 
-// The 32 nibbles of a legacy block in element order (low nibbles, then high).
-inline __m256i nibbles_32(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i m = _mm_set1_epi8(0x0F);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
-
 // A byte shuffle of eight int16 scales (repeated in both 128-bit lanes)
 // giving scale 2k in the low lane and 2k+1 in the high one: the scales of
 // 32 elements that span two consecutive 16-element sub-blocks.
@@ -200,7 +193,6 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
   for (int r = 0; r < NA; ++r) a[r] = reinterpret_cast<const ActBlock256*>(act + r * stride);
   __m256 acc[NA];
   for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Block);
@@ -210,21 +202,14 @@ void q45_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, 
     // sc0..sc7 as int16 in both 128-bit lanes; a byte shuffle then broadcasts one.
     const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));  // m0 m0 m1 m1 ... per 16
-    const uint8_t* qs = b + offsetof(Block, qs);
-    __m256i qh;
+    __m256i qh = _mm256_setzero_si256();
     if constexpr (kFive) qh = loadu(b + offsetof(Q5_K, qh));
 
     __m256i isum[NA];
     for (int r = 0; r < NA; ++r) isum[r] = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
-      const __m256i bytes = loadu(qs + 32 * p);
-      __m256i lo = _mm256_and_si256(bytes, low4);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-      if constexpr (kFive) {  // 5th bits: bit 2p of qh[l] for the low sub-block, 2p+1 for the high one
-        const __m256i one = _mm256_set1_epi8(1);
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
-      }
+      __m256i lo, hi;
+      q45_k_pair<kFive>(b, qh, p, lo, hi);
       const __m256i s_lo = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p))));
       const __m256i s_hi =
           _mm256_shuffle_epi8(sc16, _mm256_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * p + 1))));
@@ -251,7 +236,6 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
   for (int r = 0; r < NA; ++r) a[r] = reinterpret_cast<const ActBlock256*>(act + r * stride);
   __m256 acc[NA];
   for (int r = 0; r < NA; ++r) acc[r] = _mm256_setzero_ps();
-  const __m256i low4 = _mm256_set1_epi8(0x0F), two = _mm256_set1_epi8(3);
 
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* b = w + i * sizeof(Q6_K);
@@ -266,18 +250,8 @@ void q6_k_rows(int64_t n, const uint8_t* w, const uint8_t* act, size_t stride, f
       // This half's eight scales as int16 in both 128-bit lanes.
       const __m256i sch = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64(
           reinterpret_cast<const __m128i*>(sc + 8 * h))));
-      const __m256i ql0 = loadu(b + 64 * h), ql1 = loadu(b + 64 * h + 32);
-      const __m256i qh = loadu(b + offsetof(Q6_K, qh) + 32 * h);
       __m256i q[4];
-      q[0] = _mm256_and_si256(ql0, low4);
-      q[1] = _mm256_and_si256(ql1, low4);
-      q[2] = _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4);
-      q[3] = _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4);
-      // Bits 2k, 2k+1 of qh to bits 4, 5 of each byte (shifts within bytes, masked first).
-      q[0] = _mm256_or_si256(q[0], _mm256_slli_epi16(_mm256_and_si256(qh, two), 4));
-      q[1] = _mm256_or_si256(q[1], _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
-      q[2] = _mm256_or_si256(q[2], _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
-      q[3] = _mm256_or_si256(q[3], _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2));
+      q6_k_half(b, h, q);
       for (int k = 0; k < 4; ++k) {
         // The 32 elements of q[k] span sub-blocks 8h+2k (low 128 bits) and 8h+2k+1.
         const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(0x0100 + 0x0202 * (2 * k + 1))),

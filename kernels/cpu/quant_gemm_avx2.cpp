@@ -75,9 +75,7 @@ void gemm_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
     for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * ws + i * sizeof(Q4_0);
       d[r] = f16(b);
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2));
-      const __m128i low4 = _mm_set1_epi8(0x0F);
-      storeu(wq[r], _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4), _mm_and_si128(bytes, low4)));
+      storeu(wq[r], nibbles_32(b + offsetof(Q4_0, qs)));
     }
     __m256i t16[R][2];
     for (auto& t : t16) t[0] = t[1] = _mm256_setzero_si256();
@@ -146,7 +144,6 @@ void gemm_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, fl
   __m256 acc[R][2];
   for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
   alignas(32) uint8_t wq[R][256];
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* p = panel + i * kPanelBytes256;
     const uint8_t* bs = p + kSums256;
@@ -158,16 +155,11 @@ void gemm_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, fl
       d[r] = f16(b);
       dmin[r] = f16(b + 2);
       _mm_store_si128(reinterpret_cast<__m128i*>(sm[r]), unpack_scales_k4(b + 4));
-      __m256i qh;
+      __m256i qh = _mm256_setzero_si256();
       if constexpr (kFive) qh = loadu(b + offsetof(Q5_K, qh));
-      for (int k = 0; k < 4; ++k) {  // qs pair k: sub-block 2k in the low nibbles, 2k+1 in the high ones
-        const __m256i bytes = loadu(b + offsetof(Block, qs) + 32 * k);
-        __m256i lo = _mm256_and_si256(bytes, low4), hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-        if constexpr (kFive) {  // 5th bits: bit 2k of qh[l] for the low sub-block, 2k+1 for the high one
-          const __m256i one = _mm256_set1_epi8(1);
-          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), one), 4));
-          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * k + 1), one), 4));
-        }
+      for (int k = 0; k < 4; ++k) {
+        __m256i lo, hi;
+        q45_k_pair<kFive>(b, qh, k, lo, hi);
         storeu(wq[r] + 64 * k, lo);
         storeu(wq[r] + 64 * k + 32, hi);
       }
@@ -210,7 +202,6 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
   __m256 acc[R][2];
   for (auto& a : acc) a[0] = a[1] = _mm256_setzero_ps();
   alignas(32) uint8_t wq[R][256];
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t i = 0; i < n / 256; ++i) {
     const uint8_t* p = panel + i * kPanelBytes256;
     const uint8_t* bs = p + kSums256;
@@ -221,17 +212,10 @@ void gemm_q6_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* panel, flo
       const uint8_t* b = w + r * ws + i * sizeof(Q6_K);
       d[r] = f16(b + offsetof(Q6_K, d));
       sc[r] = reinterpret_cast<const int8_t*>(b + offsetof(Q6_K, scales));
-      for (int h = 0; h < 2; ++h) {  // as q6_k_rows in quant_dot_x86.h: element 128h + 32k + l
-        const __m256i ql0 = loadu(b + 64 * h), ql1 = loadu(b + 64 * h + 32);
-        const __m256i qh = loadu(b + offsetof(Q6_K, qh) + 32 * h);
-        uint8_t* dst = wq[r] + 128 * h;
-        storeu(dst, _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4)));
-        storeu(dst + 32, _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                                         _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)));
-        storeu(dst + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                                         _mm256_and_si256(qh, _mm256_set1_epi8(0x30))));
-        storeu(dst + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                                         _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2)));
+      for (int h = 0; h < 2; ++h) {
+        __m256i q[4];
+        q6_k_half(b, h, q);
+        for (int k = 0; k < 4; ++k) storeu(wq[r] + 128 * h + 32 * k, q[k]);
       }
     }
     __m256i isum[R][2];

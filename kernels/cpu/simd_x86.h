@@ -1,13 +1,18 @@
 // Small AVX2 helpers shared by the x86 kernel files (quant_dot_x86.h,
-// quant_gemm_avx2.cpp, simd_avx512.h). Everything is in an anonymous namespace: each file
+// quant_gemm_avx2.cpp, simd_avx512.h): loads, scales, and the weight unpacking
+// the row and panel kernels share. Everything is in an anonymous namespace: each file
 // compiles its own copy with its own instruction-set flags, so no out-of-line
 // copy built for one level can be picked by the linker for another.
 #pragma once
 
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+
+#include "tensor/blocks.h"
 
 namespace scout::kernels {
 namespace {
@@ -50,6 +55,44 @@ inline float hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+// The 32 nibbles of a legacy block in element order (low nibbles, then high).
+inline __m256i nibbles_32(const uint8_t* qs) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i m = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+// Q4_K / Q5_K block b's qs pair p, elements 64p .. 64p+63, as bytes: sub-block
+// 2p from the low nibbles (lo), 2p+1 from the high ones (hi). Q5_K's 5th bits
+// (bit 2p of qh[l] for lo, 2p+1 for hi; qh = the block's 32 qh bytes) become bit 4.
+template <bool kFive>
+inline void q45_k_pair(const uint8_t* b, __m256i qh, int p, __m256i& lo, __m256i& hi) {
+  using Block = std::conditional_t<kFive, blocks::Q5_K, blocks::Q4_K>;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bytes = loadu(b + offsetof(Block, qs) + 32 * p);
+  lo = _mm256_and_si256(bytes, low4);
+  hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+  if constexpr (kFive) {
+    const __m256i one = _mm256_set1_epi8(1);
+    lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), one), 4));
+    hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), one), 4));
+  }
+}
+
+// Q6_K block b's half h as four vectors q[k] = elements 128h + 32k .. +31, the
+// stored q + 32 (0..63): low 4 bits from ql, bits 2k and 2k+1 of the half's qh
+// bytes moved to bits 4 and 5 (shifts within bytes, masked first).
+inline void q6_k_half(const uint8_t* b, int h, __m256i q[4]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i ql0 = loadu(b + 64 * h), ql1 = loadu(b + 64 * h + 32);
+  const __m256i qh = loadu(b + offsetof(blocks::Q6_K, qh) + 32 * h);
+  q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4));
+  q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4), _mm256_and_si256(qh, _mm256_set1_epi8(0x30)));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                         _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))), 2));
 }
 
 // Q4_K / Q5_K scales: 12 bytes -> sc[0..7] in bytes 0-7 and m[0..7] in bytes

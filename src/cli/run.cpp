@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <optional>
 #include <iterator>
+#include <optional>
 
 #include "chat/chat_prompt.h"
 #include "chat/chat_template.h"
